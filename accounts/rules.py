@@ -1,0 +1,270 @@
+"""The re-auth state rules: the only code that writes a LinkedAccount's re-auth fields.
+
+Views, webhook handlers, admin actions, tasks and commands all call these plain functions. Each
+rule locks the account row (`select_for_update`) so two deliveries racing on one account apply
+one after the other, and compares Mono's timestamps so a late event cannot undo newer state.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from monolink.mono import AccountDetails, MonoError, get_client
+
+from .models import LinkedAccount
+
+log = logging.getLogger(__name__)
+
+
+class Change(enum.StrEnum):
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"  # already in that state (e.g. Mono's retry of a flag)
+    STALE = "stale"  # older than the state we hold
+    IGNORED = "ignored"  # does not apply (e.g. the account is unlinked)
+
+
+class UnknownAccount(LookupError):
+    """No LinkedAccount with this Mono id: the webhook may have beaten the browser's code exchange."""
+
+
+class AccountTakenError(Exception):
+    """The Mono account is already linked to another user."""
+
+
+def _locked(mono_account_id: str) -> LinkedAccount:
+    try:
+        return LinkedAccount.objects.select_for_update().get(mono_account_id=mono_account_id)
+    except LinkedAccount.DoesNotExist:
+        raise UnknownAccount(mono_account_id) from None
+
+
+def _is_stale(last: datetime | None, occurred_at: datetime | None) -> bool:
+    # Older payloads carry no timestamp: then arrival order is all we have.
+    return occurred_at is not None and last is not None and occurred_at < last
+
+
+def _advance(last: datetime | None, occurred_at: datetime | None) -> datetime | None:
+    if occurred_at is None:
+        return last
+    return occurred_at if last is None else max(last, occurred_at)
+
+
+@transaction.atomic
+def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
+    """Mono says the bank needs the user again (MFA): flag the account and tell the user once."""
+    account = _locked(mono_account_id)
+    if account.unlinked_at:
+        return Change.IGNORED
+    if _is_stale(account.last_event_at, occurred_at):  # a late flag must not undo a re-auth
+        return Change.STALE
+    account.last_event_at = _advance(account.last_event_at, occurred_at)
+    if account.reauth_required:
+        account.save(update_fields=["last_event_at", "updated_at"])
+        return Change.UNCHANGED
+    account.reauth_required = True
+    account.reauth_requested_at = timezone.now()
+    account.reauth_submitted_at = None
+    account.reauth_notified_at = None
+    account.save()
+    from . import tasks  # tasks import rules; import here to keep the module graph one-way
+
+    transaction.on_commit(partial(tasks.notify_reauth_required.enqueue, account.pk))
+    if settings.MONO_REAUTH_MODE == "token":
+        transaction.on_commit(partial(tasks.mint_reauth_token.enqueue, account.mono_account_id))
+    return Change.APPLIED
+
+
+@transaction.atomic
+def mark_reauthorised(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
+    """Mono confirms the user finished re-auth: clear the flag and the token."""
+    account = _locked(mono_account_id)
+    if account.unlinked_at:
+        return Change.IGNORED
+    if _is_stale(account.last_event_at, occurred_at):
+        return Change.STALE
+    account.last_event_at = _advance(account.last_event_at, occurred_at)
+    was_flagged = account.reauth_required
+    account.reauth_required = False
+    account.reauth_code = None
+    account.reauth_code_issued_at = None
+    account.reauth_submitted_at = None
+    account.reauth_completed_at = timezone.now()
+    account.save()
+    from . import tasks
+
+    # The webhook is a hint; the API is the truth.
+    transaction.on_commit(partial(tasks.refresh_account_details.enqueue, account.mono_account_id))
+    return Change.APPLIED if was_flagged else Change.UNCHANGED
+
+
+@transaction.atomic
+def mark_unlinked(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
+    account = _locked(mono_account_id)
+    if account.unlinked_at:
+        return Change.UNCHANGED
+    if _is_stale(account.last_event_at, occurred_at):
+        return Change.STALE
+    account.last_event_at = _advance(account.last_event_at, occurred_at)
+    account.unlinked_at = occurred_at or timezone.now()
+    account.reauth_required = False
+    account.reauth_code = None
+    account.reauth_code_issued_at = None
+    account.save()
+    return Change.APPLIED
+
+
+@transaction.atomic
+def apply_account_update(
+    *, mono_account_id: str, details: AccountDetails, occurred_at: datetime | None = None
+) -> Change:
+    """Store synced data. Never clears the flag: Mono sends account_reauthorized for that."""
+    account = _locked(mono_account_id)
+    if _is_stale(account.details_as_of, occurred_at):
+        return Change.STALE
+    account.details_as_of = _advance(account.details_as_of, occurred_at)
+    _copy_details(account, details)
+    account.save()
+    return Change.APPLIED
+
+
+def _copy_details(account: LinkedAccount, details: AccountDetails) -> None:
+    """Copy what Mono told us, keeping what we had where this payload is silent."""
+    values = {
+        "account_name": details.name,
+        "account_number_masked": details.account_number_masked,
+        "account_type": details.type,
+        "currency": details.currency,
+        "balance": details.balance,
+        "data_status": (details.data_status or "").upper(),
+        "auth_method": details.auth_method,
+        "institution_name": details.institution.name,
+        "institution_bank_code": details.institution.bank_code,
+        "institution_type": details.institution.type,
+    }
+    for field, value in values.items():
+        if value not in (None, ""):
+            setattr(account, field, value)
+
+
+def refresh_details(*, mono_account_id: str) -> Change:
+    """Ask Mono for the account's details (outside any transaction: a network call) and store them."""
+    details = get_client().get_account(mono_account_id)
+    return apply_account_update(mono_account_id=mono_account_id, details=details, occurred_at=None)
+
+
+@transaction.atomic
+def store_reauth_token(*, mono_account_id: str, token: str, issued_at: datetime) -> Change:
+    account = _locked(mono_account_id)
+    if not account.reauth_required or account.unlinked_at:
+        return Change.IGNORED  # re-authorised meanwhile: a token would only be a liability
+    if account.reauth_code_issued_at and account.reauth_code_issued_at > issued_at:
+        return Change.STALE
+    account.reauth_code = token
+    account.reauth_code_issued_at = issued_at
+    account.save(update_fields=["reauth_code", "reauth_code_issued_at", "updated_at"])
+    return Change.APPLIED
+
+
+def fetch_reauth_token(*, mono_account_id: str) -> Change:
+    """Mint a token at Mono (token mode) and store it. Network first, then a short transaction."""
+    minted = get_client().reauthorise(mono_account_id)
+    return store_reauth_token(mono_account_id=mono_account_id, token=minted.token, issued_at=minted.issued_at)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What the re-auth page passes to `connect.reauthorise(...)`."""
+
+    account: LinkedAccount
+    value: str | None
+    error: str | None = None
+
+
+def _token_is_fresh(account: LinkedAccount, now: datetime) -> bool:
+    if not account.reauth_code or not account.reauth_code_issued_at:
+        return False
+    usable_for = settings.MONO_REAUTH_TOKEN_LIFETIME - settings.MONO_REAUTH_TOKEN_MARGIN
+    return now - account.reauth_code_issued_at < usable_for
+
+
+def reauth_credential(account: LinkedAccount) -> Credential:
+    """The widget credential for one flagged account, minted when the page is served.
+
+    Account mode (connect.js >= 2.1.0) passes the Mono account id. Token mode reuses the stored token
+    only while it has more than the margin of its 10-minute life left, else asks Mono for a new one.
+    A refusal or outage becomes a plain-words error for the page, never an exception.
+    """
+    if settings.MONO_REAUTH_MODE == "account":
+        return Credential(account=account, value=account.mono_account_id)
+    if _token_is_fresh(account, timezone.now()):
+        return Credential(account=account, value=account.reauth_code)
+    try:
+        fetch_reauth_token(mono_account_id=account.mono_account_id)
+    except MonoError as exc:
+        log.warning("re-auth token fetch failed account=%s error=%s", account.pk, type(exc).__name__)
+        return Credential(account=account, value=None, error=exc.user_message)
+    account.refresh_from_db(fields=["reauth_code", "reauth_code_issued_at"])
+    return Credential(account=account, value=account.reauth_code)
+
+
+@transaction.atomic
+def record_reauth_attempt(*, user, account_id: int) -> LinkedAccount:
+    """The widget reported success: wait for Mono's confirmation without nagging the user meanwhile."""
+    account = LinkedAccount.objects.select_for_update().for_user(user).flagged().get(pk=account_id)
+    account.reauth_submitted_at = timezone.now()
+    account.save(update_fields=["reauth_submitted_at", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def clear_reauth_flag(*, mono_account_id: str, reason: str) -> Change:
+    """Staff override. The reason is recorded by the caller in Django's admin log."""
+    account = _locked(mono_account_id)
+    if not account.reauth_required:
+        return Change.UNCHANGED
+    account.reauth_required = False
+    account.reauth_code = None
+    account.reauth_code_issued_at = None
+    account.reauth_submitted_at = None
+    account.reauth_completed_at = timezone.now()
+    account.save()
+    log.info("re-auth flag cleared by staff account=%s", account.pk)
+    return Change.APPLIED
+
+
+@transaction.atomic
+def mark_notified(*, account_pk: int) -> bool:
+    """Claim the one notification a flag deserves; False when it was already sent or the flag is gone."""
+    claimed = LinkedAccount.objects.filter(
+        pk=account_pk, reauth_required=True, unlinked_at__isnull=True, reauth_notified_at__isnull=True
+    ).update(reauth_notified_at=timezone.now())
+    return bool(claimed)
+
+
+def link_account(*, user, mono_account_id: str, details: AccountDetails | None = None) -> LinkedAccount:
+    """Create (or return) the user's LinkedAccount for a Mono id, then replay webhooks that beat us here."""
+    with transaction.atomic():
+        account, _created = LinkedAccount.objects.select_for_update().get_or_create(
+            mono_account_id=mono_account_id, defaults={"user": user}
+        )
+        if account.user_id != user.pk:
+            raise AccountTakenError("This bank account is already linked to another user.")
+        if account.unlinked_at:  # linked again after an unlink: a fresh start
+            account.unlinked_at = None
+            account.reauth_required = False
+            account.save()
+        if details is not None:
+            _copy_details(account, details)
+            account.save()
+        from webhooks.pipeline import replay_unmatched
+
+        transaction.on_commit(partial(replay_unmatched, mono_account_id=mono_account_id))
+    return account

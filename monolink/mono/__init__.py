@@ -1,0 +1,44 @@
+"""The Mono integration: one interface, two implementations (the real API client, the sandbox).
+
+`get_client()` picks the class named by settings.MONO_CLIENT at call time, the way Django picks an
+email backend, so tests and deployments switch with a setting and nothing else imports `requests`
+to reach Mono.
+"""
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .types import (
+    AccountDetails,
+    Institution,
+    MonoAuthError,
+    MonoBadResponse,
+    MonoCannotReauthorise,
+    MonoClientProtocol,
+    MonoError,
+    MonoNotFound,
+    MonoRateLimited,
+    MonoRequestError,
+    MonoUnavailable,
+    ReauthToken,
+)
+
+__all__ = [
+    "AccountDetails",
+    "Institution",
+    "MonoAuthError",
+    "MonoBadResponse",
+    "MonoCannotReauthorise",
+    "MonoClientProtocol",
+    "MonoError",
+    "MonoNotFound",
+    "MonoRateLimited",
+    "MonoRequestError",
+    "MonoUnavailable",
+    "ReauthToken",
+    "get_client",
+]
+
+
+def get_client() -> MonoClientProtocol:
+    return import_string(settings.MONO_CLIENT)()

@@ -1,0 +1,99 @@
+"""Typed results and errors shared by the real client and the sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Institution:
+    name: str = ""
+    bank_code: str = ""
+    type: str = ""
+
+
+@dataclass(frozen=True)
+class AccountDetails:
+    """Mono's account details, v1 and v2 shapes normalised. `balance` is in minor units (kobo)."""
+
+    account_id: str
+    name: str = ""
+    account_number: str = ""
+    currency: str = ""
+    balance: int | None = None
+    type: str = ""
+    institution: Institution = Institution()
+    data_status: str = ""  # upper-cased: AVAILABLE, PARTIAL, UNAVAILABLE, FAILED, PROCESSING
+    auth_method: str = ""
+
+    @property
+    def account_number_masked(self) -> str:
+        digits = self.account_number or ""
+        return f"******{digits[-4:]}" if len(digits) >= 4 else digits
+
+
+@dataclass(frozen=True)
+class ReauthToken:
+    token: str
+    issued_at: datetime
+
+    def __repr__(self) -> str:  # never print a usable token
+        return f"ReauthToken(token='…', issued_at={self.issued_at!r})"
+
+
+class MonoError(Exception):
+    """Base of every error talking to Mono. Messages are safe to show staff; never a key or token."""
+
+    user_message = "We couldn't reach your bank's connection service. Please try again in a moment."
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class MonoAuthError(MonoError):
+    """401/403: our secret key was refused. An operator problem, not the user's."""
+
+    user_message = "Bank reconnection is temporarily unavailable. Our team has been notified."
+
+
+class MonoNotFound(MonoError):
+    user_message = "This bank connection no longer exists at Mono. Please link the account again."
+
+
+class MonoCannotReauthorise(MonoError):
+    """Mono says this account can not be re-authorised (it must be linked again)."""
+
+    user_message = "This account can't be reconnected. Please unlink it and link it again."
+
+
+class MonoRateLimited(MonoError):
+    user_message = "Too many requests to the bank connection service. Please try again in a minute."
+
+
+class MonoUnavailable(MonoError):
+    """5xx, timeouts and connection errors after retries."""
+
+
+class MonoBadResponse(MonoError):
+    """Mono answered with something that is not the JSON we expect (e.g. an HTML error page)."""
+
+
+class MonoRequestError(MonoError):
+    """Any other 4xx: our request was wrong."""
+
+
+class MonoClientProtocol(Protocol):
+    def exchange_code(self, code: str) -> str:
+        """Exchange the widget's one-time `code` for the Mono account id."""
+
+    def reauthorise(self, account_id: str) -> ReauthToken:
+        """Mint a re-auth token (token mode; valid 10 minutes)."""
+
+    def get_account(self, account_id: str) -> AccountDetails:
+        """Fetch and normalise the account's details."""
+
+    def unlink(self, account_id: str) -> None:
+        """Unlink the account at Mono."""

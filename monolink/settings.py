@@ -1,0 +1,227 @@
+"""monolink settings: the only module that reads the environment.
+
+Every variable is documented in `.env.example`. A `.env` file in the project root is read when it
+exists (set DJANGO_READ_DOT_ENV_FILE=false to ignore it, as the test settings do). With DEBUG off
+this is production: secrets have no default and a missing one stops start-up with its name.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=True) and (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# Placeholders that must never run a production site (the one in .env.example included).
+_DEV_ONLY_PREFIX = "dev-insecure-"
+
+
+def _required_secret(name: str) -> str:
+    """Return a secret; in production refuse to start without a real one, naming the variable."""
+    value = env.str(name, default="")
+    if DEBUG:
+        return value or f"{_DEV_ONLY_PREFIX}{name.lower()}"
+    if not value or value.startswith(_DEV_ONLY_PREFIX) or value.startswith("change-me"):
+        raise ImproperlyConfigured(
+            f"{name} must be set to a real secret when DEBUG is off "
+            f"(see .env.example; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    return value
+
+
+SECRET_KEY = _required_secret("SECRET_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "csp",
+    "django_tasks",
+    "django_tasks_db",
+    "accounts",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "monolink.urls"
+WSGI_APPLICATION = "monolink.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.monolink",
+            ],
+        },
+    },
+]
+
+# SQLite in the project is the embedded default; production sets DATABASE_URL to PostgreSQL.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Persistent connections: opening a PostgreSQL connection per request costs more than a webhook.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the dev server, the sandbox's webhook deliveries and a worker
+    # share the file without "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.str("TIME_ZONE", default="Africa/Lagos")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Mono -------------------------------------------------------------------------------------
+MONO_SECRET_KEY = env.str("MONO_SECRET_KEY", default="")
+MONO_PUBLIC_KEY = env.str("MONO_PUBLIC_KEY", default="")
+MONO_WEBHOOK_SECRET = _required_secret("MONO_WEBHOOK_SECRET")
+MONO_API_BASE_URL = env.str("MONO_API_BASE_URL", default="https://api.withmono.com").rstrip("/")
+# "v2" uses /v2/accounts/...; "v1" the legacy paths (DESIGN.md §1).
+MONO_API_VERSION = env.str("MONO_API_VERSION", default="v2")
+# "account": connect.js >= 2.1.0 takes reauthorise(accountId); "token": <= 2.0.2 takes a token.
+MONO_REAUTH_MODE = env.str("MONO_REAUTH_MODE", default="account")
+if MONO_REAUTH_MODE not in {"account", "token"}:
+    raise ImproperlyConfigured("MONO_REAUTH_MODE must be 'account' or 'token'.")
+# With no secret key the built-in sandbox stands in for Mono (like Django's email backends).
+MONO_SANDBOX = not MONO_SECRET_KEY
+# Empty values in .env mean "the default", so the example file can list every variable.
+MONO_CLIENT = env.str("MONO_CLIENT", default="") or (
+    "monolink.mono.sandbox.SandboxClient" if MONO_SANDBOX else "monolink.mono.client.MonoClient"
+)
+MONO_CONNECT_JS_URL = env.str("MONO_CONNECT_JS_URL", default="") or (
+    "/static/sandbox/connect.js" if MONO_SANDBOX else "https://connect.withmono.com/connect.js"
+)
+# Where the sandbox delivers its webhooks (the app's own endpoint); empty: derived from the request.
+MONO_SANDBOX_WEBHOOK_URL = env.str("MONO_SANDBOX_WEBHOOK_URL", default="")
+MONO_TIMEOUT = (env.float("MONO_CONNECT_TIMEOUT", default=3.05), env.float("MONO_READ_TIMEOUT", default=15))
+MONO_MAX_RETRIES = env.int("MONO_MAX_RETRIES", default=3)
+# Mono's re-auth tokens live 10 minutes; reuse one only while it has this margin left.
+MONO_REAUTH_TOKEN_LIFETIME = timedelta(minutes=10)
+MONO_REAUTH_TOKEN_MARGIN = timedelta(minutes=2)
+# After the widget reports success the user is not sent back to the re-auth page for this long,
+# while we wait for Mono's account_reauthorized webhook.
+REAUTH_GRACE_PERIOD = timedelta(minutes=env.int("REAUTH_GRACE_MINUTES", default=15))
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+
+# --- Content-Security-Policy (django-csp): our own origin, Mono's script and frame, nothing else --
+_connect_js_origin = "/".join(MONO_CONNECT_JS_URL.split("/")[:3]) if "://" in MONO_CONNECT_JS_URL else None
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"] + ([_connect_js_origin] if _connect_js_origin else []),
+        "frame-src": ["'self'", "https://connect.mono.co"],
+        "connect-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "style-src": ["'self'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# --- Background tasks (django-tasks: Django's Tasks API backport) -------------------------------
+# "immediate" runs a task in-process after commit (the embedded default); "database" queues it for
+# `python manage.py db_worker` (production).
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate")
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+            "database": "django_tasks_db.DatabaseBackend",
+        }[TASKS_BACKEND],
+    }
+}
+
+# --- Email ---------------------------------------------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="monolink <no-reply@localhost>")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Production hardening (all on when DEBUG is off) ---------------------------------------------
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

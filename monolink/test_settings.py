@@ -1,0 +1,22 @@
+"""Settings for the test suite: the real settings, isolated from a developer's .env.
+
+Tests must not pick up real Mono keys from a local .env, so the file is ignored and the few
+variables the suite needs are given test values before the real settings module reads them.
+DATABASE_URL still comes from the environment: CI runs the suite on SQLite and on PostgreSQL.
+"""
+
+import os
+
+os.environ["DJANGO_READ_DOT_ENV_FILE"] = "false"
+os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-suite-only-0123456789")
+os.environ.setdefault("MONO_WEBHOOK_SECRET", "test-webhook-secret")
+os.environ["MONO_SECRET_KEY"] = ""
+os.environ.setdefault("DEBUG", "false")
+
+from monolink.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SECURE_SSL_REDIRECT = False
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

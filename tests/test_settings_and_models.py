@@ -1,0 +1,67 @@
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import IntegrityError
+from django.utils import timezone
+
+from accounts.models import LinkedAccount
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _check(env_overrides: dict) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONO_", "SECRET_KEY", "DEBUG"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "monolink.settings", "DJANGO_READ_DOT_ENV_FILE": "false"})
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"MONO_WEBHOOK_SECRET": "a-real-webhook-secret-value"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "change-me", "MONO_WEBHOOK_SECRET": "a-real-webhook-secret-value"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "x" * 50}, "MONO_WEBHOOK_SECRET"),
+        ({"SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "change-me"}, "MONO_WEBHOOK_SECRET"),
+    ],
+)
+def test_production_refuses_to_start_without_a_real_secret_and_names_it(overrides, named):
+    result = _check({"DEBUG": "false", **overrides})
+    assert result.returncode != 0
+    assert f"{named} must be set" in result.stderr
+
+
+def test_production_starts_with_real_secrets():
+    result = _check({"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30})
+    assert result.returncode == 0, result.stderr
+
+
+def test_mono_account_id_is_unique(make_account):
+    make_account(mono_account_id="dup-id")
+    with pytest.raises(IntegrityError):
+        make_account(mono_account_id="dup-id")
+
+
+def test_flagged_excludes_unlinked_and_grace_period(make_account):
+    now = timezone.now()
+    plain = make_account()
+    flagged = make_account(reauth_required=True)
+    make_account(reauth_required=True, unlinked_at=now)
+    waiting = make_account(reauth_required=True, reauth_submitted_at=now - timedelta(minutes=1))
+    assert set(LinkedAccount.objects.flagged()) == {flagged, waiting}
+    assert list(LinkedAccount.objects.needing_user()) == [flagged]
+    assert plain.state == LinkedAccount.State.OK
+    assert flagged.state == LinkedAccount.State.NEEDS_REAUTH
+    assert waiting.state == LinkedAccount.State.AWAITING
+
+
+def test_reauth_code_is_masked_for_staff(make_account):
+    account = make_account(reauth_code="tok_abcdefghijklmnop1234")
+    assert account.reauth_code_masked == "…1234"
+    assert "abcdefgh" not in account.reauth_code_masked

@@ -1,0 +1,44 @@
+from django.db import models
+
+
+class WebhookEvent(models.Model):
+    """One row per distinct Mono delivery: the log staff read and the dedupe guard.
+
+    The unique `dedupe_key` is what makes the effect exactly-once across processes: Mono's
+    `event_id` when it sends one, otherwise a hash of the raw body.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        UNMATCHED = "unmatched", "Unmatched"
+        FAILED = "failed", "Failed"
+        INVALID = "invalid", "Invalid"
+
+    event = models.CharField(max_length=128, blank=True)
+    mono_account_id = models.CharField(max_length=64, blank=True, db_index=True)
+    event_id = models.CharField(max_length=128, blank=True)
+    dedupe_key = models.CharField(max_length=128, unique=True)
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text="Mono's timestamp, when sent.")
+    body = models.TextField(help_text="The raw body as received.")
+    headers = models.JSONField(default=dict, help_text="Received headers with the webhook secret removed.")
+    remote_ip = models.GenericIPAddressField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-received_at"], name="webhookevent_status_idx"),
+            models.Index(fields=["event", "-received_at"], name="webhookevent_event_idx"),
+            models.Index(fields=["event_id"], name="webhookevent_event_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event or '(no event)'} #{self.pk}"
