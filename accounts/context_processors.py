@@ -1,16 +1,19 @@
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 
 
 def monolink(request):
-    """The sandbox flag for the banner, and the reminder banner's flagged accounts (one query)."""
+    """The sandbox flag, and the reminder banner's accounts: one query, run only if a page shows it."""
     context = {"MONO_SANDBOX": settings.MONO_SANDBOX}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        context["reauth_reminder"] = lambda: _flagged(user)
+        # Lazy and evaluated once: however many times a template touches it, one query at most.
+        context["reauth_reminder"] = SimpleLazyObject(lambda: _needing_user(user))
     return context
 
 
-def _flagged(user):
+def _needing_user(user) -> list:
     from .models import LinkedAccount
 
-    return list(LinkedAccount.objects.for_user(user).flagged().only("id", "institution_name"))
+    # needing_user(): flagged, still linked, not inside the post-widget grace period.
+    return list(LinkedAccount.objects.for_user(user).needing_user().only("id", "institution_name"))

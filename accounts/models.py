@@ -108,3 +108,15 @@ class LinkedAccount(models.Model):
         if not self.reauth_code:
             return ""
         return f"…{self.reauth_code[-4:]}" if len(self.reauth_code) > 12 else "••••"
+
+
+class ExchangedCode(models.Model):
+    """A Connect widget `code` we already exchanged. Mono codes are single-use, so a second post of
+    the same code (double click, retried fetch) must answer from here instead of asking Mono again."""
+
+    code_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the code; never the code.")
+    mono_account_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"code …{self.code_hash[-6:]} → {self.mono_account_id}"

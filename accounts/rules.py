@@ -8,6 +8,7 @@ one after the other, and compares Mono's timestamps so a late event cannot undo 
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,6 +161,17 @@ def refresh_details(*, mono_account_id: str) -> Change:
     return apply_account_update(mono_account_id=mono_account_id, details=details, occurred_at=None)
 
 
+def request_refresh(*, mono_account_id: str) -> None:
+    """Have a worker fetch the account from Mono once the caller's transaction commits.
+
+    For the account_updated handler: the webhook is a hint, the API is the truth. Not called from
+    apply_account_update, because the refresh task itself stores its answer through that rule.
+    """
+    from . import tasks
+
+    transaction.on_commit(partial(tasks.refresh_account_details.enqueue, mono_account_id))
+
+
 @transaction.atomic
 def store_reauth_token(*, mono_account_id: str, token: str, issued_at: datetime) -> Change:
     account = _locked(mono_account_id)
@@ -268,3 +280,34 @@ def link_account(*, user, mono_account_id: str, details: AccountDetails | None =
 
         transaction.on_commit(partial(replay_unmatched, mono_account_id=mono_account_id))
     return account
+
+
+def link_with_code(*, user, code: str) -> LinkedAccount:
+    """Link the account behind a Connect widget `code` (from `setup()`), exactly once per code.
+
+    Mono codes are single-use: a code we already exchanged is answered from ExchangedCode, so a
+    double post links one account with one exchange call. Details are fetched best effort so the
+    dashboard shows the bank at once; Mono failing there must not fail the link.
+    """
+    from .models import ExchangedCode
+
+    code_hash = hashlib.sha256(code.encode()).hexdigest()
+    known = ExchangedCode.objects.filter(code_hash=code_hash).values_list("mono_account_id", flat=True).first()
+    if known is not None:
+        return link_account(user=user, mono_account_id=known)
+    client = get_client()
+    try:
+        mono_account_id = client.exchange_code(code)
+    except MonoError:
+        # A concurrent post of the same code may have won the exchange; Mono refuses the second.
+        known = ExchangedCode.objects.filter(code_hash=code_hash).values_list("mono_account_id", flat=True).first()
+        if known is None:
+            raise
+        return link_account(user=user, mono_account_id=known)
+    ExchangedCode.objects.get_or_create(code_hash=code_hash, defaults={"mono_account_id": mono_account_id})
+    details = None
+    try:
+        details = client.get_account(mono_account_id)
+    except MonoError as exc:
+        log.warning("details fetch after link failed account=%s error=%s", mono_account_id, type(exc).__name__)
+    return link_account(user=user, mono_account_id=mono_account_id, details=details)

@@ -1,15 +1,175 @@
+"""The user's pages: sign-in, dashboard, re-auth page, and the two endpoints the Connect script posts to.
+
+Thin on purpose: pages read through LinkedAccount querysets, every change goes through accounts.rules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
+from monolink.mono import MonoError
+
+from . import rules
+from .forms import CodeForm
 from .models import LinkedAccount
+
+log = logging.getLogger(__name__)
+
+
+def safe_next(request: HttpRequest, default: str = "") -> str:
+    """`next` from the query or form, only when it points back at this site (no open redirect)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
 
 
 class SignInView(auth_views.LoginView):
     template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def get_success_url(self) -> str:
+        # LoginView already drops an unsafe `next` and falls back to LOGIN_REDIRECT_URL.
+        target = super().get_success_url()
+        if LinkedAccount.objects.for_user(self.request.user).needing_user().exists():
+            return reverse("accounts:reauth") + "?" + urlencode({"next": target})
+        return target
+
+
+def _widget_context(response: HttpResponse) -> HttpResponse:
+    """Allow the Connect script's origin on the pages that load it.
+
+    Read from settings at request time (not frozen into CONTENT_SECURITY_POLICY at import), so the
+    policy always names exactly the script the page loads; the sandbox's script is same-origin.
+    """
+    url = settings.MONO_CONNECT_JS_URL
+    if "://" in url:
+        response._csp_update = {"script-src": ["/".join(url.split("/")[:3])]}
+    return response
+
+
+def _public_key() -> str:
+    # The sandbox widget accepts any key; Connect itself refuses an empty one.
+    return settings.MONO_PUBLIC_KEY or ("test_pk_sandbox" if settings.MONO_SANDBOX else "")
 
 
 @login_required
+@require_GET
 def dashboard(request):
-    accounts = LinkedAccount.objects.for_user(request.user).order_by("institution_name", "id")
-    return render(request, "accounts/dashboard.html", {"accounts": accounts})
+    accounts = LinkedAccount.objects.for_user(request.user).order_by("unlinked_at", "institution_name", "id")
+    context = {
+        "accounts": accounts,
+        "connect_js_url": settings.MONO_CONNECT_JS_URL,
+        "public_key": _public_key(),
+    }
+    return _widget_context(render(request, "accounts/dashboard.html", context))
+
+
+@never_cache  # Cache-Control: no-store: the page can carry a live re-auth token
+@login_required
+@require_GET
+def reauth(request):
+    next_url = safe_next(request, default=reverse("accounts:dashboard"))
+    rows = []
+    for account in LinkedAccount.objects.for_user(request.user).flagged().order_by("reauth_requested_at", "id"):
+        if account.state == LinkedAccount.State.AWAITING:
+            rows.append({"account": account, "credential": None, "error": None})
+            continue
+        credential = rules.reauth_credential(account)
+        rows.append({"account": account, "credential": credential.value, "error": credential.error})
+    context = {
+        "rows": rows,
+        "next_url": next_url,
+        "retry_url": request.get_full_path(),
+        "mode": settings.MONO_REAUTH_MODE,
+        "connect_js_url": settings.MONO_CONNECT_JS_URL,
+        "public_key": _public_key(),
+        "hide_reauth_banner": True,
+    }
+    return _widget_context(render(request, "accounts/reauth.html", context))
+
+
+def _code_from(request: HttpRequest) -> tuple[CodeForm, bool]:
+    """Accept the script's JSON body or a plain form post; a malformed body is just an invalid form."""
+    wants_json = request.content_type == "application/json"
+    if wants_json:
+        try:
+            data = json.loads(request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        form = CodeForm(data if isinstance(data, dict) else {})
+    else:
+        form = CodeForm(request.POST)
+    return form, wants_json
+
+
+def _bad_request(form: CodeForm) -> JsonResponse:
+    errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+    return JsonResponse({"status": "error", "message": f"Invalid request ({errors})."}, status=400)
+
+
+@login_required
+@require_POST
+def reauth_complete(request, account_id: int):
+    """The widget reported success for a re-auth: remember it and wait for Mono's webhook."""
+    form, wants_json = _code_from(request)
+    if not form.is_valid():
+        return _bad_request(form)
+    try:
+        rules.record_reauth_attempt(user=request.user, account_id=account_id)
+        status, message = "awaiting", "Reconnected, waiting for confirmation from your bank."
+    except LinkedAccount.DoesNotExist:
+        # Mono's account_reauthorized webhook may have beaten the browser here: that is success.
+        mine = LinkedAccount.objects.for_user(request.user).linked().filter(pk=account_id, reauth_required=False)
+        if not mine.exists():
+            raise Http404("No such flagged account.")
+        status, message = "ok", "Reconnected. Your bank has confirmed it."
+    if wants_json:
+        return JsonResponse({"status": status, "message": message})
+    messages.success(request, message)
+    return redirect(safe_next(request, default=reverse("accounts:reauth")))
+
+
+@login_required
+@require_POST
+def link_complete(request):
+    """The widget finished linking a new bank: exchange the code and create the account."""
+    form, wants_json = _code_from(request)
+    if not form.is_valid():
+        return _bad_request(form)
+    try:
+        account = rules.link_with_code(user=request.user, code=form.cleaned_data["code"])
+    except rules.AccountTakenError:
+        message = "This bank account is already linked to another user, so it can't be linked here."
+        return _link_failed(request, wants_json, message, status=409)
+    except MonoError as exc:
+        log.warning("link failed user=%s error=%s", request.user.pk, type(exc).__name__)
+        return _link_failed(request, wants_json, exc.user_message, status=502)
+    message = f"Linked {account}."
+    dashboard_url = reverse("accounts:dashboard")
+    messages.success(request, message)
+    if wants_json:
+        return JsonResponse({"status": "linked", "message": message, "account": account.pk, "redirect": dashboard_url})
+    return redirect(dashboard_url)
+
+
+def _link_failed(request, wants_json: bool, message: str, *, status: int) -> HttpResponse:
+    if wants_json:
+        return JsonResponse({"status": "error", "message": message}, status=status)
+    messages.error(request, message)
+    return redirect("accounts:dashboard")
