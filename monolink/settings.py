@@ -154,6 +154,10 @@ MONO_CONNECT_JS_URL = env.str("MONO_CONNECT_JS_URL", default="") or (
 MONO_SANDBOX_WEBHOOK_URL = env.str("MONO_SANDBOX_WEBHOOK_URL", default="")
 MONO_TIMEOUT = (env.float("MONO_CONNECT_TIMEOUT", default=3.05), env.float("MONO_READ_TIMEOUT", default=15))
 MONO_MAX_RETRIES = env.int("MONO_MAX_RETRIES", default=3)
+# Exponential backoff between retries: factor * 2**attempt seconds, full jitter, capped; a
+# Retry-After from Mono is honoured up to MONO_RETRY_AFTER_MAX seconds.
+MONO_BACKOFF_FACTOR = env.float("MONO_BACKOFF_FACTOR", default=0.5)
+MONO_RETRY_AFTER_MAX = env.float("MONO_RETRY_AFTER_MAX", default=30)
 # Mono's re-auth tokens live 10 minutes; reuse one only while it has this margin left.
 MONO_REAUTH_TOKEN_LIFETIME = timedelta(minutes=10)
 MONO_REAUTH_TOKEN_MARGIN = timedelta(minutes=2)

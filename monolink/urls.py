@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -11,3 +12,6 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("", include("accounts.urls")),
 ]
+
+if settings.MONO_SANDBOX:  # the fake Mono the sandbox widget talks to; never mounted with real keys
+    urlpatterns.insert(0, path("sandbox/", include("monolink.mono.sandbox_views")))

@@ -1,0 +1,268 @@
+"""The real Mono API client: the only code in monolink that calls Mono over HTTP.
+
+One `requests.Session` per client with Mono's headers; every call goes through `_request`, which
+retries 429, 5xx, connection errors and timeouts with exponential backoff and jitter, and turns
+every failure into a typed `MonoError` whose message never contains our secret key.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+
+from .types import (
+    AccountDetails,
+    Institution,
+    MonoAuthError,
+    MonoBadResponse,
+    MonoCannotReauthorise,
+    MonoError,
+    MonoNotFound,
+    MonoRateLimited,
+    MonoRequestError,
+    MonoUnavailable,
+    ReauthToken,
+)
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Mono answers e.g. {"message": "This account can not be re-authorised."}
+_CANNOT_REAUTH = re.compile(r"can\s*not\s+be\s+re-?authori[sz]ed", re.IGNORECASE)
+_MESSAGE_LIMIT = 200
+_BACKOFF_MAX = 30.0
+
+
+class MonoClient:
+    """Mono's HTTP API (v1 or v2 paths per settings.MONO_API_VERSION), typed in and out.
+
+    Retries are written here rather than delegated to urllib3's `Retry` on the adapter because
+    (1) `Retry` does not cap a server's Retry-After (a `Retry-After: 3600` would hang a page for
+    an hour), (2) after exhausting status retries we must still know whether the last answer was a
+    429 or a 5xx to raise the right typed error, and (3) `responses`, our test boundary, does not
+    drive urllib3's retries on connection errors and timeouts, so those would go untested.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret_key: str | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        timeout: tuple[float, float] | None = None,
+        max_retries: int | None = None,
+        backoff_factor: float | None = None,
+        retry_after_max: float | None = None,
+    ):
+        self._secret_key = settings.MONO_SECRET_KEY if secret_key is None else secret_key
+        self.base_url = (base_url or settings.MONO_API_BASE_URL).rstrip("/")
+        self.api_version = api_version or settings.MONO_API_VERSION
+        self.timeout = timeout or settings.MONO_TIMEOUT
+        self.max_retries = settings.MONO_MAX_RETRIES if max_retries is None else max_retries
+        self.backoff_factor = (
+            getattr(settings, "MONO_BACKOFF_FACTOR", 0.5) if backoff_factor is None else backoff_factor
+        )
+        self.retry_after_max = (
+            getattr(settings, "MONO_RETRY_AFTER_MAX", 30.0) if retry_after_max is None else retry_after_max
+        )
+        self.session = requests.Session()
+        self.session.headers.update({"mono-sec-key": self._secret_key, "accept": "application/json"})
+
+    def __repr__(self) -> str:  # the session holds the key: never show it
+        return f"MonoClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
+
+    # --- the four calls --------------------------------------------------------------------------
+
+    def exchange_code(self, code: str) -> str:
+        if not code or not isinstance(code, str):
+            raise MonoRequestError("The widget code is empty.")
+        path = "/v2/accounts/auth" if self.api_version == "v2" else "/account/auth"
+        body = self._request("POST", path, json={"code": code})
+        # v2 is documented flat {"id"} but has been seen wrapped {"status","message","data":{"id"}}.
+        data = body.get("data") if isinstance(body.get("data"), dict) else body
+        account_id = data.get("id")
+        if not isinstance(account_id, str) or not account_id:
+            raise MonoBadResponse(f"Mono's code exchange answer has no account id (keys: {sorted(body)[:10]}).")
+        return account_id
+
+    def reauthorise(self, account_id: str) -> ReauthToken:
+        body = self._request("POST", f"/accounts/{_segment(account_id)}/reauthorise")
+        data = body.get("data") if isinstance(body.get("data"), dict) else body
+        token = data.get("token")
+        if not isinstance(token, str) or not token:
+            raise MonoBadResponse("Mono's re-authorise answer has no token.")
+        return ReauthToken(token=token, issued_at=timezone.now())
+
+    def get_account(self, account_id: str) -> AccountDetails:
+        prefix = "/v2/accounts" if self.api_version == "v2" else "/accounts"
+        body = self._request("GET", f"{prefix}/{_segment(account_id)}")
+        try:
+            return parse_account(body, fallback_id=account_id)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise MonoBadResponse(f"Mono's account answer has an unexpected shape: {exc}") from None
+
+    def unlink(self, account_id: str) -> None:
+        prefix = "/v2/accounts" if self.api_version == "v2" else "/accounts"
+        self._request("POST", f"{prefix}/{_segment(account_id)}/unlink", expect_json=False)
+
+    # --- transport -------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, json: Any = None, expect_json: bool = True) -> dict:
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(method, url, json=json, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                # A timeout on a POST may have reached Mono: the four calls are safe to repeat
+                # (exchange is idempotent for a code, a second token just supersedes the first).
+                if attempt < self.max_retries:
+                    self._sleep(attempt, None)
+                    attempt += 1
+                    log.warning("mono %s %s %s; retry %d", method, path, type(exc).__name__, attempt)
+                    continue
+                raise MonoUnavailable(
+                    f"Mono did not answer {method} {path} after {attempt + 1} attempts ({type(exc).__name__})."
+                ) from None
+            except requests.RequestException as exc:
+                raise MonoUnavailable(f"Mono request {method} {path} failed ({type(exc).__name__}).") from None
+            status = response.status_code
+            if status in RETRY_STATUSES and attempt < self.max_retries:
+                self._sleep(attempt, response.headers.get("Retry-After"))
+                attempt += 1
+                log.warning("mono %s %s answered %d; retry %d", method, path, status, attempt)
+                continue
+            return self._handle(response, method, path, attempts=attempt + 1, expect_json=expect_json)
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        delay = _parse_retry_after(retry_after)
+        if delay is None:
+            # Full jitter: spreads retries from several app servers hitting the same 429.
+            delay = random.uniform(0, min(_BACKOFF_MAX, self.backoff_factor * (2**attempt)))
+        time.sleep(max(0.0, min(delay, self.retry_after_max)))
+
+    def _handle(self, response: requests.Response, method: str, path: str, *, attempts: int, expect_json: bool):
+        status = response.status_code
+        body = _json_or_none(response)
+        if 200 <= status < 300:
+            if not expect_json:
+                return body if isinstance(body, dict) else {}
+            if not isinstance(body, dict):
+                kind = "non-JSON" if body is None else f"JSON {type(body).__name__}"
+                raise MonoBadResponse(
+                    f"Mono answered {method} {path} with {kind} ({response.headers.get('content-type', '?')}).",
+                    status=status,
+                )
+            return body
+        message = self._safe_message(body, response)
+        where = f"Mono {method} {path} → {status}"
+        if 400 <= status < 500 and _CANNOT_REAUTH.search(message):
+            raise MonoCannotReauthorise(f"{where}: {message}", status=status)
+        if status in (401, 403):
+            raise MonoAuthError(f"{where}: the secret key was refused. {message}".rstrip(), status=status)
+        if status == 404:
+            raise MonoNotFound(f"{where}: {message}".rstrip(": "), status=status)
+        if status == 429:
+            raise MonoRateLimited(f"{where} after {attempts} attempts: {message}".rstrip(": "), status=status)
+        if status >= 500:
+            raise MonoUnavailable(f"{where} after {attempts} attempts: {message}".rstrip(": "), status=status)
+        if 400 <= status < 500:
+            raise MonoRequestError(f"{where}: {message}".rstrip(": "), status=status)
+        raise MonoBadResponse(f"{where}: unexpected status.", status=status)
+
+    def _safe_message(self, body: Any, response: requests.Response) -> str:
+        """Mono's own words (truncated), scrubbed of our key in case an error page echoes headers."""
+        if isinstance(body, dict):
+            text = body.get("message") or body.get("error") or ""
+            text = text if isinstance(text, str) else str(text)
+        else:
+            text = "(not JSON)" if response.content else ""
+        if self._secret_key:
+            text = text.replace(self._secret_key, "[secret]")
+        text = " ".join(text.split())
+        return text[:_MESSAGE_LIMIT] + ("…" if len(text) > _MESSAGE_LIMIT else "")
+
+
+def _segment(account_id: str) -> str:
+    if not account_id or not isinstance(account_id, str):
+        raise MonoRequestError("The Mono account id is empty.")
+    return quote(account_id, safe="")  # an id can never reach another path
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _minor_units(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("balance is a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise ValueError(f"balance {value!r} is not a whole number of minor units")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def parse_account(body: dict, *, fallback_id: str = "") -> AccountDetails:
+    """Normalise v1 `{meta, account:{_id, accountNumber, institution:{bankCode}}}` and v2
+    `{data:{account:{id, account_number, institution:{bank_code}}, meta}}` into AccountDetails."""
+    root = body["data"] if isinstance(body.get("data"), dict) else body
+    account = root.get("account")
+    if not isinstance(account, dict):
+        raise ValueError("no 'account' object")
+    meta = root.get("meta") if isinstance(root.get("meta"), dict) else {}
+    institution = account.get("institution") if isinstance(account.get("institution"), dict) else {}
+    return AccountDetails(
+        account_id=_text(account.get("id") or account.get("_id") or fallback_id),
+        name=_text(account.get("name")),
+        account_number=_text(account.get("account_number") or account.get("accountNumber")),
+        currency=_text(account.get("currency")),
+        balance=_minor_units(account.get("balance")),
+        type=_text(account.get("type")),
+        institution=Institution(
+            name=_text(institution.get("name")),
+            bank_code=_text(institution.get("bank_code") or institution.get("bankCode")),
+            type=_text(institution.get("type")),
+        ),
+        data_status=_text(meta.get("data_status")).upper(),
+        auth_method=_text(meta.get("auth_method")),
+    )
+
+
+__all__ = ["MonoClient", "MonoError", "parse_account"]
