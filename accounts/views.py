@@ -112,7 +112,9 @@ def _code_from(request: HttpRequest) -> tuple[CodeForm, bool]:
             data = json.loads(request.body or b"null")
         except (ValueError, UnicodeDecodeError):
             data = None
-        form = CodeForm(data if isinstance(data, dict) else {})
+        # Only strings count: a number where the code belongs is garbage, not a code to coerce.
+        fields = {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+        form = CodeForm(fields)
     else:
         form = CodeForm(request.POST)
     return form, wants_json

@@ -1,0 +1,453 @@
+"""The user's pages: sign-in redirect, reminder banner, re-auth page, completion and link endpoints."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import ExchangedCode, LinkedAccount
+
+API = "https://api.withmono.com"
+LOGIN = "/accounts/login/"
+REAUTH = "/reconnect/"
+DASHBOARD = "/"
+PASSWORD = "pw-ada-12345"
+
+
+@pytest.fixture
+def real_mono(settings):
+    """The real HTTP client against `responses`: only Mono's HTTP is faked."""
+    settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
+    settings.MONO_SECRET_KEY = "test_sk_x"
+    settings.MONO_API_BASE_URL = API
+    settings.MONO_API_VERSION = "v2"
+    settings.MONO_MAX_RETRIES = 0
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def sign_in(client, next_url=None):
+    url = LOGIN + (f"?next={next_url}" if next_url is not None else "")
+    data = {"username": "ada", "password": PASSWORD}
+    if next_url is not None:
+        data["next"] = next_url
+    return client.post(url, data)
+
+
+# --- sign-in redirect ------------------------------------------------------------------------------
+
+
+def _grace(account):
+    account.reauth_submitted_at = timezone.now() - timedelta(minutes=1)
+
+
+def _old_grace(account):
+    account.reauth_submitted_at = timezone.now() - timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("flag", "extra", "next_url", "expected"),
+    [
+        (False, None, None, DASHBOARD),
+        (False, None, "/somewhere/", "/somewhere/"),
+        (False, None, "https://evil.example/", DASHBOARD),
+        (True, None, None, REAUTH + "?next=%2F"),
+        (True, None, "/somewhere/", REAUTH + "?next=%2Fsomewhere%2F"),
+        (True, None, "https://evil.example/", REAUTH + "?next=%2F"),
+        (True, None, "//evil.example/x", REAUTH + "?next=%2F"),
+        (True, "unlinked", None, DASHBOARD),
+        (True, "grace", "/somewhere/", "/somewhere/"),
+        (True, "grace_over", None, REAUTH + "?next=%2F"),
+    ],
+)
+def test_sign_in_redirect_matrix(client, make_account, flag, extra, next_url, expected):
+    account = make_account(reauth_required=flag)
+    if extra == "unlinked":
+        account.unlinked_at = timezone.now()
+    elif extra == "grace":
+        _grace(account)
+    elif extra == "grace_over":
+        _old_grace(account)
+    account.save()
+    response = sign_in(client, next_url)
+    assert response.status_code == 302
+    assert response["Location"] == expected
+
+
+def test_wrong_password_stays_on_sign_in_with_a_message(client, user):
+    response = client.post(LOGIN, {"username": "ada", "password": "nope"})
+    assert response.status_code == 200
+    assert "correct username and password" in response.content.decode()
+
+
+# --- reminder banner --------------------------------------------------------------------------------
+
+
+def test_banner_shows_while_an_account_is_flagged(signed_in, make_account):
+    make_account(reauth_required=True, institution_name="Kuda")
+    body = signed_in.get(DASHBOARD).content.decode()
+    assert 'data-testid="reauth-banner"' in body
+    assert "Your Kuda account needs reconnecting" in body
+
+
+@pytest.mark.parametrize("extra", ["none", "unlinked", "grace"])
+def test_banner_absent_when_nothing_needs_the_user(signed_in, make_account, extra):
+    account = make_account(reauth_required=extra != "none")
+    if extra == "unlinked":
+        account.unlinked_at = timezone.now()
+    elif extra == "grace":
+        _grace(account)
+    account.save()
+    assert 'data-testid="reauth-banner"' not in signed_in.get(DASHBOARD).content.decode()
+
+
+def test_banner_costs_at_most_one_query(signed_in, make_account, settings):
+    make_account(reauth_required=True)
+    make_account(reauth_required=True)
+    with CaptureQueriesContext(connection) as with_banner:
+        assert 'data-testid="reauth-banner"' in signed_in.get(DASHBOARD).content.decode()
+    processors = settings.TEMPLATES[0]["OPTIONS"]["context_processors"]
+    settings.TEMPLATES = [
+        {
+            **settings.TEMPLATES[0],
+            "OPTIONS": {"context_processors": [p for p in processors if p != "accounts.context_processors.monolink"]},
+        }
+    ]
+    with CaptureQueriesContext(connection) as without:
+        signed_in.get(DASHBOARD)
+    assert len(with_banner) - len(without) <= 1
+
+
+def test_banner_is_not_queried_for_anonymous_visitors(client, make_account):
+    make_account(reauth_required=True)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(LOGIN)
+    assert not [q for q in queries if "accounts_linkedaccount" in q["sql"]]
+
+
+# --- re-auth page ------------------------------------------------------------------------------------
+
+
+def test_reauth_page_is_no_store_and_has_a_strict_csp(signed_in, make_account, settings):
+    settings.MONO_CONNECT_JS_URL = "https://connect.withmono.com/connect.js"
+    make_account(reauth_required=True)
+    response = signed_in.get(REAUTH)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    policy = dict(
+        [*part.strip().split(" ", 1), ""][:2] for part in response["Content-Security-Policy"].split(";") if part
+    )
+    assert policy["script-src"].split() == ["'self'", "https://connect.withmono.com"]
+    assert policy["frame-src"].split() == ["'self'", "https://connect.mono.co"]
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
+    external = {w for v in policy.values() for w in v.split() if w.startswith("http")}
+    assert external == {"https://connect.withmono.com", "https://connect.mono.co"}
+    body = response.content.decode()
+    assert '<script src="https://connect.withmono.com/connect.js"></script>' in body
+    assert "<script>" not in body  # no inline script: CSP would block it
+
+
+def test_reauth_page_in_account_mode_passes_the_account_id(signed_in, make_account, settings):
+    settings.MONO_REAUTH_MODE = "account"
+    account = make_account(reauth_required=True, institution_name="GTBank")
+    body = signed_in.get(REAUTH).content.decode()
+    assert f'data-credential="{account.mono_account_id}"' in body
+    assert 'data-mode="account"' in body
+    assert "GTBank" in body and account.account_number_masked in body
+
+
+def test_reauth_page_in_token_mode_mints_a_token_at_mono(signed_in, make_account, settings, real_mono):
+    settings.MONO_REAUTH_MODE = "token"
+    account = make_account(reauth_required=True)
+    real_mono.post(f"{API}/accounts/{account.mono_account_id}/reauthorise", json={"token": "tok_fresh_123"})
+    body = signed_in.get(REAUTH).content.decode()
+    assert 'data-credential="tok_fresh_123"' in body
+    account.refresh_from_db()
+    assert account.reauth_code == "tok_fresh_123"
+
+
+def test_reauth_page_in_token_mode_reuses_a_fresh_token(signed_in, make_account, settings, real_mono):
+    settings.MONO_REAUTH_MODE = "token"
+    make_account(reauth_required=True, reauth_code="tok_stored", reauth_code_issued_at=timezone.now())
+    body = signed_in.get(REAUTH).content.decode()
+    assert 'data-credential="tok_stored"' in body
+    assert len(real_mono.calls) == 0
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_mono_down_gives_a_friendly_message_and_retry_not_a_500(signed_in, make_account, settings, real_mono, status):
+    settings.MONO_REAUTH_MODE = "token"
+    account = make_account(reauth_required=True)
+    real_mono.post(f"{API}/accounts/{account.mono_account_id}/reauthorise", status=status, json={"message": "boom"})
+    response = signed_in.get(REAUTH + "?next=/x/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "couldn&#x27;t reach your bank" in body
+    assert 'href="/reconnect/?next=/x/">Try again</a>' in body
+    assert "data-credential" not in body
+    assert "test_sk_x" not in body
+
+
+def test_mono_refusing_reauth_says_so(signed_in, make_account, settings, real_mono):
+    settings.MONO_REAUTH_MODE = "token"
+    account = make_account(reauth_required=True)
+    real_mono.post(
+        f"{API}/accounts/{account.mono_account_id}/reauthorise",
+        status=400,
+        json={"message": "This account can not be re-authorised."},
+    )
+    body = signed_in.get(REAUTH).content.decode()
+    assert "can&#x27;t be reconnected" in body
+
+
+def test_reauth_page_never_shows_another_users_account_or_token(signed_in, make_account, other_user, settings):
+    settings.MONO_REAUTH_MODE = "token"
+    theirs = make_account(
+        user=other_user, reauth_required=True, reauth_code="tok_theirs_secret", reauth_code_issued_at=timezone.now()
+    )
+    body = signed_in.get(REAUTH).content.decode()
+    assert "tok_theirs_secret" not in body
+    assert theirs.mono_account_id not in body
+    assert theirs.account_number_masked not in body
+
+
+def test_not_now_continues_to_a_safe_next(signed_in, make_account):
+    make_account(reauth_required=True)
+    assert 'href="/settings/" data-testid="not-now"' in signed_in.get(REAUTH + "?next=/settings/").content.decode()
+    unsafe = signed_in.get(REAUTH + "?next=https://evil.example/").content.decode()
+    assert 'href="/" data-testid="not-now"' in unsafe
+
+
+def test_reauth_page_requires_sign_in(client):
+    response = client.get(REAUTH)
+    assert response.status_code == 302
+    assert response["Location"].startswith(LOGIN)
+
+
+# --- completion endpoint ------------------------------------------------------------------------------
+
+
+def _complete_url(account):
+    return reverse("accounts:reauth_complete", args=[account.pk])
+
+
+def test_completion_records_the_attempt_and_starts_the_grace_period(signed_in, make_account):
+    account = make_account(reauth_required=True)
+    response = signed_in.post(_complete_url(account), {"code": "code_abc"}, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["message"] == "Reconnected, waiting for confirmation from your bank."
+    account.refresh_from_db()
+    assert account.reauth_submitted_at is not None
+    assert account.state == LinkedAccount.State.AWAITING
+    assert LinkedAccount.objects.for_user(account.user).needing_user().count() == 0
+
+
+def test_completion_for_another_users_account_is_404_and_changes_nothing(signed_in, make_account, other_user):
+    theirs = make_account(user=other_user, reauth_required=True)
+    response = signed_in.post(_complete_url(theirs), {"code": "code_abc"}, content_type="application/json")
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.reauth_submitted_at is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b"{}",
+        b'{"code": ""}',
+        b'{"code": 12}',
+        b'{"code": "<script>"}',
+        b'{"code": "' + b"a" * 600 + b'"}',
+    ],
+)
+def test_completion_rejects_garbage_with_400_and_changes_nothing(signed_in, make_account, body):
+    account = make_account(reauth_required=True)
+    response = signed_in.post(_complete_url(account), body, content_type="application/json")
+    assert response.status_code == 400
+    assert "Invalid request" in response.json()["message"]
+    account.refresh_from_db()
+    assert account.reauth_submitted_at is None
+
+
+def test_completion_enforces_csrf(user, make_account):
+    account = make_account(reauth_required=True)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post(_complete_url(account), {"code": "code_abc"}, content_type="application/json")
+    assert response.status_code == 403
+    account.refresh_from_db()
+    assert account.reauth_submitted_at is None
+    # The page hands the script a token; with it (as the script sends it) the post goes through.
+    client.get(REAUTH)
+    token = client.cookies["csrftoken"].value
+    ok = client.post(
+        _complete_url(account), {"code": "code_abc"}, content_type="application/json", headers={"X-CSRFToken": token}
+    )
+    assert ok.status_code == 200
+
+
+def test_completion_after_the_webhook_already_cleared_the_flag_is_success(signed_in, make_account):
+    account = make_account(reauth_required=False)
+    response = signed_in.post(_complete_url(account), {"code": "code_abc"}, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_completion_accepts_a_plain_form_post(signed_in, make_account):
+    account = make_account(reauth_required=True)
+    response = signed_in.post(_complete_url(account), {"code": "code_abc", "next": "/x/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/x/"
+    account.refresh_from_db()
+    assert account.reauth_submitted_at is not None
+
+
+def test_user_is_not_sent_back_to_reauth_during_the_grace_period(client, make_account):
+    account = make_account(reauth_required=True)
+    client.force_login(account.user)
+    client.post(_complete_url(account), {"code": "code_abc"}, content_type="application/json")
+    client.logout()
+    assert sign_in(client)["Location"] == DASHBOARD
+
+
+# --- linking ------------------------------------------------------------------------------------------
+
+LINK = "/link/complete/"
+MONO_ID = "65f0c0ffee0000000000abcd"
+ACCOUNT_BODY = {
+    "status": "successful",
+    "data": {
+        "account": {
+            "id": MONO_ID,
+            "name": "ADA LOVELACE",
+            "account_number": "0123456789",
+            "currency": "NGN",
+            "balance": 1234567,
+            "type": "SAVINGS",
+            "institution": {"name": "GTBank", "bank_code": "058", "type": "PERSONAL_BANKING"},
+        },
+        "meta": {"data_status": "AVAILABLE", "auth_method": "internet_banking"},
+    },
+}
+
+
+def test_link_exchanges_the_code_and_shows_the_bank_on_the_dashboard(signed_in, user, real_mono):
+    real_mono.post(f"{API}/v2/accounts/auth", json={"id": MONO_ID})
+    real_mono.get(f"{API}/v2/accounts/{MONO_ID}", json=ACCOUNT_BODY)
+    response = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    account = LinkedAccount.objects.get(mono_account_id=MONO_ID)
+    assert account.user == user
+    assert account.institution_name == "GTBank"
+    body = signed_in.get(DASHBOARD).content.decode()
+    assert "GTBank" in body and "******6789" in body
+    assert "₦12,345.67" in body
+
+
+def test_link_with_the_same_code_twice_links_once_with_one_exchange(signed_in, real_mono):
+    exchange = real_mono.post(f"{API}/v2/accounts/auth", json={"id": MONO_ID})
+    real_mono.get(f"{API}/v2/accounts/{MONO_ID}", json=ACCOUNT_BODY)
+    first = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
+    second = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
+    assert first.status_code == second.status_code == 200
+    assert first.json()["account"] == second.json()["account"]
+    assert exchange.call_count == 1
+    assert LinkedAccount.objects.filter(mono_account_id=MONO_ID).count() == 1
+    assert ExchangedCode.objects.count() == 1
+    assert "code_1" not in ExchangedCode.objects.get().code_hash  # only a hash is kept
+
+
+def test_link_survives_mono_failing_the_details_fetch(signed_in, real_mono):
+    real_mono.post(f"{API}/v2/accounts/auth", json={"data": {"id": MONO_ID}})
+    real_mono.get(f"{API}/v2/accounts/{MONO_ID}", status=503)
+    response = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
+    assert response.status_code == 200
+    assert LinkedAccount.objects.filter(mono_account_id=MONO_ID).exists()
+
+
+def test_link_of_an_account_owned_by_another_user_is_a_clear_error(signed_in, make_account, other_user, real_mono):
+    make_account(user=other_user, mono_account_id=MONO_ID)
+    real_mono.post(f"{API}/v2/accounts/auth", json={"id": MONO_ID})
+    real_mono.get(f"{API}/v2/accounts/{MONO_ID}", json=ACCOUNT_BODY)
+    response = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
+    assert response.status_code == 409
+    assert "already linked to another user" in response.json()["message"]
+    assert LinkedAccount.objects.get(mono_account_id=MONO_ID).user == other_user
+
+
+def test_link_when_mono_refuses_the_code_is_a_friendly_502(signed_in, real_mono):
+    real_mono.post(f"{API}/v2/accounts/auth", status=400, json={"message": "Invalid code"})
+    response = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
+    assert response.status_code == 502
+    assert "test_sk_x" not in response.content.decode()
+    assert not LinkedAccount.objects.exists()
+
+
+def test_link_enforces_csrf(user, real_mono):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post(LINK, json.dumps({"code": "code_1"}), content_type="application/json")
+    assert response.status_code == 403
+    assert len(real_mono.calls) == 0
+
+
+# --- dashboard ----------------------------------------------------------------------------------------
+
+
+def test_dashboard_shows_each_state_badge_and_balances(signed_in, make_account):
+    make_account(institution_name="OK Bank", balance=1234567, currency="NGN", data_status="AVAILABLE")
+    make_account(institution_name="Flagged Bank", reauth_required=True)
+    waiting = make_account(institution_name="Waiting Bank", reauth_required=True)
+    _grace(waiting)
+    waiting.save()
+    make_account(institution_name="Gone Bank", unlinked_at=timezone.now())
+    body = signed_in.get(DASHBOARD).content.decode()
+    for label in ("badge-ok", "badge-needs_reauth", "badge-awaiting", "badge-unlinked"):
+        assert label in body
+    assert "₦12,345.67" in body
+    assert "Available" in body
+
+
+def test_dashboard_only_lists_the_users_own_accounts(signed_in, make_account, other_user):
+    make_account(user=other_user, institution_name="Their Bank")
+    assert "Their Bank" not in signed_in.get(DASHBOARD).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [
+        (1234567, "NGN", "₦12,345.67"),
+        (0, "", "₦0.00"),
+        (-50, "NGN", "-₦0.50"),
+        (None, "NGN", "—"),
+        (100, "usd", "USD 1.00"),
+    ],
+)
+def test_minor_units_are_formatted_as_naira(amount, currency, shown):
+    from accounts.templatetags.money import minor_units
+
+    assert minor_units(amount, currency) == shown
+
+
+def test_reauth_link_in_banner_keeps_the_current_page_as_next(signed_in, make_account):
+    make_account(reauth_required=True)
+    body = signed_in.get(DASHBOARD + "?page=2").content.decode()
+    href = body.split('href="/reconnect/?next=', 1)[1].split('"', 1)[0]
+    assert parse_qs(urlsplit("/?next=" + href).query)["next"] == ["/?page=2"]
