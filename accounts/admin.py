@@ -1,6 +1,513 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+"""Staff's window on re-authorisation: who needs it, why, and buttons that call accounts.rules.
 
-from .models import User
+The admin never writes a re-auth field itself: every action calls a rule, asks for confirmation
+first and leaves a LogEntry. Lists are built to stay fast with a million rows on PostgreSQL: no
+COUNT(*) over the table (EstimatedCountPaginator), no facet counts, no DISTINCT over a big column
+for a filter's choices on every page view, `user` joined in the list query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.template.response import TemplateResponse
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+
+from monolink.mono import MonoError
+from webhooks.models import WebhookEvent
+
+from . import rules
+from .models import LinkedAccount, User
 
 admin.site.register(User, UserAdmin)
+
+# Each action calls Mono synchronously, once per account: keep a click bounded.
+MAX_ACCOUNTS_PER_ACTION = 100
+RECENT_DELIVERIES = 20
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator that never counts a whole big table.
+
+    Counting is capped at `cap` rows (`SELECT COUNT(*) FROM (… LIMIT cap+1)`), which costs at most
+    `cap` index entries however large the table. An unfiltered list on PostgreSQL uses the
+    planner's row estimate (pg_class.reltuples, kept fresh by autovacuum) when it is above the cap.
+    `count_is_exact` tells the template to say "about" or "more than".
+    """
+
+    cap = 10_000
+    count_is_exact = True
+    count_is_estimate = False
+
+    @cached_property
+    def count(self) -> int:
+        qs = self.object_list
+        estimate = self._estimate(qs)
+        if estimate is not None and estimate > self.cap:
+            self.count_is_exact = False
+            self.count_is_estimate = True
+            return estimate
+        # values("pk") drops the list's annotations (subqueries) from the counted query.
+        capped = qs.values("pk").order_by()[: self.cap + 1].count()
+        if capped > self.cap:
+            self.count_is_exact = False
+            return self.cap
+        return capped
+
+    @staticmethod
+    def _estimate(qs: QuerySet) -> int | None:
+        connection = connections[qs.db]
+        if connection.vendor != "postgresql" or qs.query.where:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [qs.model._meta.db_table])
+            row = cursor.fetchone()
+        # -1: never analysed. Then the capped count is the honest answer.
+        return int(row[0]) if row and row[0] >= 0 else None
+
+
+class FastListMixin:
+    """Lists that stay cheap on a big table (see the module docstring)."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+
+# --- filters: fixed choices, so rendering the sidebar costs no query --------------------------
+
+
+class ReauthStateFilter(admin.SimpleListFilter):
+    title = "re-auth state"
+    parameter_name = "reauth_state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("flagged", "Flagged (all)"),
+            ("needs_reauth", LinkedAccount.State.NEEDS_REAUTH.label),
+            ("awaiting", LinkedAccount.State.AWAITING.label),
+            ("ok", LinkedAccount.State.OK.label),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in ("flagged", "needs_reauth", "awaiting"):
+            flagged = queryset.flagged()
+            if value == "flagged":
+                return flagged
+            grace_start = timezone.now() - settings.REAUTH_GRACE_PERIOD
+            if value == "awaiting":
+                return flagged.filter(reauth_submitted_at__gte=grace_start)
+            return flagged.exclude(reauth_submitted_at__gte=grace_start)
+        if value == "ok":
+            return queryset.linked().filter(reauth_required=False)
+        return queryset
+
+
+class DataStatusFilter(admin.SimpleListFilter):
+    # Mono's documented values (DESIGN.md §1); rules store them upper-cased.
+    title = "data status"
+    parameter_name = "data_status"
+
+    def lookups(self, request, model_admin):
+        return [(s, s.title()) for s in ("AVAILABLE", "PARTIAL", "UNAVAILABLE", "FAILED", "PROCESSING")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(data_status=self.value()) if self.value() else queryset
+
+
+class InstitutionFilter(admin.SimpleListFilter):
+    """Institutions are few but the table is big: the DISTINCT runs at most every few minutes."""
+
+    title = "institution"
+    parameter_name = "institution"
+    cache_key = "admin:linkedaccount:institutions"
+    cache_seconds = 600
+
+    def lookups(self, request, model_admin):
+        names = cache.get(self.cache_key)
+        if names is None:
+            names = list(
+                LinkedAccount.objects.exclude(institution_name="")
+                .order_by("institution_name")
+                .values_list("institution_name", flat=True)
+                .distinct()[:200]
+            )
+            cache.set(self.cache_key, names, self.cache_seconds)
+        return [(name, name) for name in names]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(institution_name=self.value()) if self.value() else queryset
+
+
+class UnlinkedFilter(admin.SimpleListFilter):
+    title = "linked"
+    parameter_name = "unlinked"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Linked"), ("yes", "Unlinked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(unlinked_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(unlinked_at__isnull=True)
+        return queryset
+
+
+# --- the clear-flag reason ------------------------------------------------------------------
+
+
+class ClearReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why the flag can be cleared without Mono's confirmation. Kept in the admin log.",
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason.")
+        return reason
+
+
+STATE_BADGES = {
+    # Django admin's own icons: the page's Content-Security-Policy allows no inline styles.
+    LinkedAccount.State.OK: "icon-yes.svg",
+    LinkedAccount.State.NEEDS_REAUTH: "icon-no.svg",
+    LinkedAccount.State.AWAITING: "icon-clock.svg",
+    LinkedAccount.State.UNLINKED: "icon-unknown.svg",
+}
+
+
+@admin.register(LinkedAccount)
+class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
+    list_display = [
+        "account_label",
+        "user",
+        "institution_name",
+        "account_number_masked",
+        "reauth_state",
+        "data_status",
+        "reauth_requested_at",
+        "last_delivery",
+    ]
+    list_display_links = ["account_label"]
+    list_select_related = ["user"]
+    list_filter = [ReauthStateFilter, DataStatusFilter, InstitutionFilter, UnlinkedFilter]
+    # Exact matches only, so PostgreSQL answers from indexes (see get_search_results).
+    search_fields = ["mono_account_id__exact", "user__username__exact", "user__email__iexact"]
+    search_help_text = "Exact Mono account id, username or email."
+    list_per_page = 100
+    actions = [
+        "fetch_reauth_token_action",
+        "clear_reauth_flag_action",
+        "refresh_details_action",
+        "send_reauth_required",
+    ]
+    # reauth_code is a credential: it is not a form field, not a column, not exported. Only its mask.
+    exclude = ["reauth_code"]
+    fieldsets = [
+        (None, {"fields": ["user", "mono_account_id", "reauth_state", "account_label", "account_number_masked"]}),
+        (
+            "Re-authorisation",
+            {
+                "fields": [
+                    "reauth_required",
+                    "reauth_token",
+                    "reauth_code_issued_at",
+                    "reauth_requested_at",
+                    "reauth_submitted_at",
+                    "reauth_completed_at",
+                    "reauth_notified_at",
+                    "last_event_at",
+                    "unlinked_at",
+                ]
+            },
+        ),
+        (
+            "Data from Mono",
+            {
+                "fields": [
+                    "institution_name",
+                    "institution_type",
+                    "institution_bank_code",
+                    "account_type",
+                    "currency",
+                    "balance",
+                    "data_status",
+                    "auth_method",
+                    "details_as_of",
+                ]
+            },
+        ),
+        ("Recent webhook deliveries", {"fields": ["recent_deliveries"]}),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+    change_list_template = "admin/accounts/linkedaccount/change_list.html"
+
+    # Every field is read-only: state changes go through the actions, i.e. through accounts.rules.
+    def get_readonly_fields(self, request, obj=None):
+        return [name for _title, opts in self.fieldsets for name in opts["fields"]]
+
+    def has_add_permission(self, request):
+        return False  # accounts come from linking at Mono, never from a form
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting would bypass the rules (and Mono); unlinking is Mono's event
+
+    def get_queryset(self, request):
+        latest = WebhookEvent.objects.filter(mono_account_id=OuterRef("mono_account_id")).order_by("-received_at")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_delivery_event=Subquery(latest.values("event")[:1]),
+                last_delivery_at=Subquery(latest.values("received_at")[:1]),
+            )
+        )
+
+    def get_ordering(self, request):
+        # The flagged lists are read newest flag first, straight from the partial index.
+        if request.GET.get(ReauthStateFilter.parameter_name) in ("flagged", "needs_reauth", "awaiting"):
+            return ["-reauth_requested_at"]
+        return super().get_ordering(request)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Match the exact Mono id, or the user by exact username / email.
+
+        The default ORs the conditions across the join, which makes PostgreSQL scan the table; a
+        user-id subquery lets it combine the unique index on mono_account_id with the user FK index.
+        """
+        terms = search_term.split()
+        if not terms:
+            return queryset, False
+        users = get_user_model().objects.none()
+        condition = Q()
+        for term in terms:
+            condition |= Q(mono_account_id=term)
+            users = users | get_user_model().objects.filter(Q(username=term) | Q(email__iexact=term))
+        condition |= Q(user__in=users.values("pk"))
+        return queryset.filter(condition), False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not settings.MONO_SANDBOX:  # read at call time: demos only, never with real Mono keys
+            actions.pop("send_reauth_required", None)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Nothing on the form is editable, so no save buttons either.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "reauth_summary": self._summary()})
+
+    def _summary(self) -> dict:
+        """Three counts for the top of the list, each from an index (the flagged partial index and
+        WebhookEvent's (status, received_at) index), never a scan of the table."""
+        grace_start = timezone.now() - settings.REAUTH_GRACE_PERIOD
+        counts = LinkedAccount.objects.flagged().aggregate(
+            flagged=Count("pk"), awaiting=Count("pk", filter=Q(reauth_submitted_at__gte=grace_start))
+        )
+        failed = WebhookEvent.objects.filter(
+            status=WebhookEvent.Status.FAILED, received_at__gte=timezone.now() - timedelta(hours=24)
+        ).count()
+        accounts_url = reverse("admin:accounts_linkedaccount_changelist")
+        deliveries_url = reverse("admin:webhooks_webhookevent_changelist")
+        return {
+            "flagged": counts["flagged"],
+            "flagged_url": f"{accounts_url}?reauth_state=flagged",
+            "awaiting": counts["awaiting"],
+            "awaiting_url": f"{accounts_url}?reauth_state=awaiting",
+            "failed": failed,
+            "failed_url": f"{deliveries_url}?{urlencode({'status__exact': 'failed', 'received': '24h'})}",
+        }
+
+    # --- columns and read-only fields ---
+
+    @admin.display(description="account", ordering="account_name")
+    def account_label(self, obj):
+        return obj.account_name or obj.mono_account_id
+
+    @admin.display(description="re-auth state")
+    def reauth_state(self, obj):
+        state = obj.state
+        return format_html(
+            '<img src="{}" alt=""> <strong>{}</strong>', static(f"admin/img/{STATE_BADGES[state]}"), state.label
+        )
+
+    @admin.display(description="re-auth token")
+    def reauth_token(self, obj):
+        return obj.reauth_code_masked or "-"
+
+    @admin.display(description="last delivery")
+    def last_delivery(self, obj):
+        event = getattr(obj, "last_delivery_event", None)
+        if not event:
+            return "-"
+        received = timezone.localtime(obj.last_delivery_at).strftime("%Y-%m-%d %H:%M")
+        return f"{event.removeprefix('mono.events.')} ({received})"
+
+    @admin.display(description="last 20 deliveries for this account")
+    def recent_deliveries(self, obj):
+        events = list(
+            WebhookEvent.objects.filter(mono_account_id=obj.mono_account_id)
+            .order_by("-received_at", "-id")
+            .only("pk", "event", "status", "received_at", "attempts")[:RECENT_DELIVERIES]
+        )
+        if not events:
+            return "No deliveries for this account."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:webhooks_webhookevent_change", args=[e.pk]),
+                    timezone.localtime(e.received_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    e.event,
+                    e.get_status_display(),
+                    e.attempts,
+                )
+                for e in events
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>received</th><th>event</th><th>status</th><th>attempts</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    # --- actions: confirm, call a rule per account, report per account, log per account ---
+
+    @admin.action(description="Fetch a fresh re-auth token", permissions=["change"])
+    def fetch_reauth_token_action(self, request, queryset):
+        def act(account):
+            change = rules.fetch_reauth_token(mono_account_id=account.mono_account_id)
+            account.refresh_from_db(fields=["reauth_code"])
+            masked = account.reauth_code_masked
+            return change, f"Fetched a re-auth token: {change}" + (f" (token {masked})" if masked else "")
+
+        return self._confirmed_action(request, queryset, "fetch_reauth_token_action", act)
+
+    @admin.action(description="Clear re-auth flag (with a reason)", permissions=["change"])
+    def clear_reauth_flag_action(self, request, queryset):
+        form = ClearReasonForm(request.POST if request.POST.get("post") == "yes" else None)
+        if not form.is_valid():
+            return self._confirmation_page(request, queryset, "clear_reauth_flag_action", form)
+        reason = form.cleaned_data["reason"]
+
+        def act(account):
+            change = rules.clear_reauth_flag(mono_account_id=account.mono_account_id, reason=reason)
+            return change, f"Cleared the re-auth flag: {change}. Reason: {reason}"
+
+        return self._run(request, queryset, act)
+
+    @admin.action(description="Refresh details from Mono", permissions=["change"])
+    def refresh_details_action(self, request, queryset):
+        def act(account):
+            change = rules.refresh_details(mono_account_id=account.mono_account_id)
+            return change, f"Refreshed details from Mono: {change}"
+
+        return self._confirmed_action(request, queryset, "refresh_details_action", act)
+
+    @admin.action(description="Send reauthorisation_required (sandbox demo)", permissions=["change"])
+    def send_reauth_required(self, request, queryset):
+        if not settings.MONO_SANDBOX:
+            self.message_user(request, "Only available in sandbox mode.", messages.ERROR)
+            return None
+
+        def act(account):
+            outcome = _deliver_sandbox_reauth_required(account.mono_account_id)
+            return outcome.detail, (
+                f"Sent reauthorisation_required through the webhook pipeline: HTTP {outcome.http_status} "
+                f"{outcome.detail}"
+            )
+
+        return self._confirmed_action(request, queryset, "send_reauth_required", act)
+
+    def _confirmed_action(self, request, queryset, action: str, act: Callable):
+        if request.POST.get("post") != "yes":
+            return self._confirmation_page(request, queryset, action)
+        return self._run(request, queryset, act)
+
+    def _confirmation_page(self, request, queryset, action: str, form: forms.Form | None = None):
+        accounts = list(queryset.select_related("user")[: MAX_ACCOUNTS_PER_ACTION + 1])
+        if len(accounts) > MAX_ACCOUNTS_PER_ACTION:
+            self.message_user(
+                request,
+                f"Select at most {MAX_ACCOUNTS_PER_ACTION} accounts: each one is a call to Mono.",
+                messages.WARNING,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Are you sure?",
+            "opts": self.model._meta,
+            "accounts": accounts,
+            "action": action,
+            "action_description": self.get_actions(request)[action][2],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "select_across": request.POST.get("select_across", "0"),
+            "index": request.POST.get("index", "0"),
+            "form": form,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/accounts/linkedaccount/action_confirmation.html", context)
+
+    def _run(self, request, queryset, act: Callable) -> None:
+        accounts = list(queryset[: MAX_ACCOUNTS_PER_ACTION + 1])
+        if len(accounts) > MAX_ACCOUNTS_PER_ACTION:
+            self.message_user(request, f"Select at most {MAX_ACCOUNTS_PER_ACTION} accounts.", messages.WARNING)
+            return
+        for account in accounts:
+            try:
+                _change, text = act(account)
+            except MonoError as exc:
+                # Safe for staff by contract (monolink.mono.types): never a key or a token.
+                self.message_user(
+                    request, f"{account}: Mono refused: {type(exc).__name__}: {exc.user_message}", messages.ERROR
+                )
+                self.log_change(request, account, f"Action failed: {type(exc).__name__}")
+                continue
+            except rules.UnknownAccount:
+                self.message_user(request, f"{account}: no longer exists.", messages.ERROR)
+                continue
+            self.message_user(request, f"{account}: {text}", messages.SUCCESS)
+            self.log_change(request, account, text)
+
+
+def _deliver_sandbox_reauth_required(mono_account_id: str):
+    """Feed the sandbox's reauthorisation_required through the real pipeline (the one Mono's path uses)."""
+    import json
+
+    from monolink.mono import payloads
+    from webhooks import pipeline
+
+    body = json.dumps(payloads.reauthorisation_required(mono_account_id)).encode()
+    headers = {"Content-Type": "application/json", "mono-webhook-secret": settings.MONO_WEBHOOK_SECRET}
+    return pipeline.receive(body=body, headers=headers, remote_ip=None)

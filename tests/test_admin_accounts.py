@@ -1,0 +1,400 @@
+"""Staff's LinkedAccount admin: who needs re-authorisation, and actions that go through accounts.rules."""
+
+from datetime import timedelta
+
+import pytest
+import responses
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.admin import EstimatedCountPaginator
+from accounts.models import LinkedAccount, User
+from webhooks.models import WebhookEvent
+
+LIST_URL = reverse("admin:accounts_linkedaccount_changelist")
+TOKEN = "reauth-token-SECRET-VALUE-abcdefgh1234"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()  # the institution filter's choices are cached between requests
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def staff_viewer(db):
+    """Staff with view permission only: sees the lists, may not act."""
+    viewer = User.objects.create_user("viewer", email="viewer@example.com", password="pw-view-12345", is_staff=True)
+    viewer.user_permissions.add(
+        Permission.objects.get(codename="view_linkedaccount"), Permission.objects.get(codename="view_webhookevent")
+    )
+    client = Client()
+    client.force_login(viewer)
+    return client
+
+
+def change_url(account):
+    return reverse("admin:accounts_linkedaccount_change", args=[account.pk])
+
+
+def post_action(client, action, accounts, **extra):
+    data = {"action": action, "_selected_action": [a.pk for a in accounts], "index": 0, **extra}
+    return client.post(LIST_URL, data)
+
+
+def make_delivery(mono_account_id="", **fields):
+    n = WebhookEvent.objects.count() + 1
+    fields.setdefault("event", "mono.events.account_updated")
+    fields.setdefault("dedupe_key", f"key-{n}-{mono_account_id}")
+    fields.setdefault("body", '{"event": "mono.events.account_updated", "data": {}}')
+    fields.setdefault("status", WebhookEvent.Status.PROCESSED)
+    return WebhookEvent.objects.create(mono_account_id=mono_account_id, **fields)
+
+
+# --- who may see it ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        LIST_URL,
+        reverse("admin:webhooks_webhookevent_changelist"),
+    ],
+)
+def test_anonymous_visitor_is_sent_to_the_admin_login(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_signed_in_non_staff_user_is_refused(client, user, account):
+    client.force_login(user)
+    for url in (LIST_URL, change_url(account), reverse("admin:webhooks_webhookevent_changelist")):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_view_only_staff_sees_the_list_but_no_actions(staff_viewer, make_account):
+    flagged = make_account(reauth_required=True, reauth_requested_at=timezone.now())
+    response = staff_viewer.get(LIST_URL)
+    assert response.status_code == 200
+    assert flagged.mono_account_id in response.text
+    assert response.context["action_form"] is None
+    assert "Clear re-auth flag" not in response.text
+    detail = staff_viewer.get(change_url(flagged))
+    assert detail.status_code == 200
+
+
+def test_view_only_staff_cannot_run_an_action_by_posting_it(staff_viewer, make_account):
+    flagged = make_account(reauth_required=True, reauth_requested_at=timezone.now())
+    response = post_action(staff_viewer, "clear_reauth_flag_action", [flagged], post="yes", reason="because")
+    assert response.status_code == 200  # just the list again: no action is offered to this user
+    flagged.refresh_from_db()
+    assert flagged.reauth_required is True
+    assert not LogEntry.objects.exists()
+
+
+def test_staff_with_change_permission_gets_the_actions(make_account, db):
+    staff = User.objects.create_user("changer", password="pw-change-12345", is_staff=True)
+    staff.user_permissions.add(
+        Permission.objects.get(codename="view_linkedaccount"), Permission.objects.get(codename="change_linkedaccount")
+    )
+    client = Client()
+    client.force_login(staff)
+    make_account()
+    response = client.get(LIST_URL)
+    choices = dict(response.context["action_form"].fields["action"].choices)
+    assert "clear_reauth_flag_action" in choices
+    assert "fetch_reauth_token_action" in choices
+
+
+def test_nobody_adds_or_deletes_accounts_in_the_admin(admin_client, account):
+    assert admin_client.get(reverse("admin:accounts_linkedaccount_add")).status_code == 403
+    assert admin_client.get(reverse("admin:accounts_linkedaccount_delete", args=[account.pk])).status_code == 403
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+
+def test_list_shows_user_institution_masked_number_state_badge_and_last_delivery(admin_client, make_account):
+    now = timezone.now()
+    flagged = make_account(reauth_required=True, reauth_requested_at=now, data_status="AVAILABLE")
+    make_delivery(flagged.mono_account_id, event="mono.events.reauthorisation_required")
+    response = admin_client.get(LIST_URL)
+    text = response.text
+    assert "ada" in text and "GTBank" in text and flagged.account_number_masked in text
+    assert "Needs reconnecting" in text and "admin/img/icon-no.svg" in text
+    assert "reauthorisation_required (" in text
+    assert "AVAILABLE" in text
+
+
+def test_summary_counts_flagged_awaiting_and_failed_deliveries_and_links_to_the_lists(admin_client, make_account):
+    now = timezone.now()
+    make_account(reauth_required=True, reauth_requested_at=now)
+    make_account(reauth_required=True, reauth_requested_at=now, reauth_submitted_at=now)
+    make_account(reauth_required=True, reauth_requested_at=now, unlinked_at=now)  # unlinked: not counted
+    make_account()
+    make_delivery("x", status=WebhookEvent.Status.FAILED, dedupe_key="f1")
+    old = make_delivery("x", status=WebhookEvent.Status.FAILED, dedupe_key="f2")
+    WebhookEvent.objects.filter(pk=old.pk).update(received_at=now - timedelta(hours=25))
+
+    summary = admin_client.get(LIST_URL).context["reauth_summary"]
+    assert (summary["flagged"], summary["awaiting"], summary["failed"]) == (2, 1, 1)
+    assert admin_client.get(summary["flagged_url"]).context["cl"].result_count == 2
+    assert admin_client.get(summary["awaiting_url"]).context["cl"].result_count == 1
+    assert admin_client.get(summary["failed_url"]).context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("reauth_state=flagged", {"needs", "awaiting"}),
+        ("reauth_state=needs_reauth", {"needs"}),
+        ("reauth_state=awaiting", {"awaiting"}),
+        ("reauth_state=ok", {"ok"}),
+        ("unlinked=yes", {"unlinked"}),
+        ("unlinked=no", {"needs", "awaiting", "ok"}),
+        ("data_status=FAILED", {"ok"}),
+        ("institution=Kuda+Bank", {"awaiting"}),
+    ],
+)
+def test_filters_narrow_the_list(admin_client, make_account, query, expected):
+    now = timezone.now()
+    accounts = {
+        "needs": make_account(reauth_required=True, reauth_requested_at=now, data_status="AVAILABLE"),
+        "awaiting": make_account(
+            reauth_required=True, reauth_requested_at=now, reauth_submitted_at=now, institution_name="Kuda Bank"
+        ),
+        "ok": make_account(data_status="FAILED"),
+        "unlinked": make_account(reauth_required=True, reauth_requested_at=now, unlinked_at=now),
+    }
+    shown = {obj.pk for obj in admin_client.get(f"{LIST_URL}?{query}").context["cl"].result_list}
+    assert shown == {accounts[name].pk for name in expected}
+
+
+def test_search_matches_exact_mono_id_username_or_email(admin_client, make_account, other_user):
+    mine = make_account()
+    theirs = make_account(user=other_user)
+
+    def found(term):
+        return {obj.pk for obj in admin_client.get(LIST_URL, {"q": term}).context["cl"].result_list}
+
+    assert found(theirs.mono_account_id) == {theirs.pk}
+    assert found("BOLA@example.com") == {theirs.pk}
+    assert found("ada") == {mine.pk}
+    assert found(mine.mono_account_id[:10]) == set()  # exact only, so the index serves it
+
+
+def test_flagged_list_is_newest_flag_first(admin_client, make_account):
+    now = timezone.now()
+    older = make_account(reauth_required=True, reauth_requested_at=now - timedelta(hours=2))
+    newer = make_account(reauth_required=True, reauth_requested_at=now)
+    oldest_but_highest_id = make_account(reauth_required=True, reauth_requested_at=now - timedelta(days=1))
+    shown = [obj.pk for obj in admin_client.get(LIST_URL, {"reauth_state": "flagged"}).context["cl"].result_list]
+    assert shown == [newer.pk, older.pk, oldest_but_highest_id.pk]
+
+
+# --- the token is never shown --------------------------------------------------------------------
+
+
+def test_reauth_token_is_masked_on_list_and_detail_and_not_a_form_field(admin_client, make_account):
+    account = make_account(
+        reauth_required=True,
+        reauth_requested_at=timezone.now(),
+        reauth_code=TOKEN,
+        reauth_code_issued_at=timezone.now(),
+    )
+    listing = admin_client.get(LIST_URL)
+    detail = admin_client.get(change_url(account))
+    assert TOKEN not in listing.text and TOKEN not in detail.text
+    assert account.reauth_code_masked in detail.text  # "…1234"
+    assert "reauth_code" not in detail.context["adminform"].form.fields
+    assert 'name="reauth_code"' not in detail.text
+
+
+def test_detail_page_lists_the_accounts_last_20_deliveries_with_links(admin_client, account, make_account):
+    other = make_account()
+    deliveries = [make_delivery(account.mono_account_id, dedupe_key=f"d{i}") for i in range(22)]
+    foreign = make_delivery(other.mono_account_id, dedupe_key="foreign", event="mono.events.sync_failed")
+    text = admin_client.get(change_url(account)).text
+    links = [reverse("admin:webhooks_webhookevent_change", args=[d.pk]) for d in deliveries]
+    assert all(f'href="{link}"' in text for link in links[-20:])
+    assert all(f'href="{link}"' not in text for link in links[:2])  # only the latest 20
+    assert reverse("admin:webhooks_webhookevent_change", args=[foreign.pk]) not in text
+
+
+def test_detail_page_has_no_save_buttons_because_nothing_is_edited_there(admin_client, account):
+    text = admin_client.get(change_url(account)).text
+    assert 'name="_save"' not in text and 'name="_continue"' not in text
+
+
+# --- actions ---------------------------------------------------------------------------------------
+
+
+def test_fetch_token_action_asks_for_confirmation_first_and_changes_nothing(admin_client, make_account, settings):
+    settings.MONO_REAUTH_MODE = "token"
+    account = make_account(reauth_required=True, reauth_requested_at=timezone.now())
+    response = post_action(admin_client, "fetch_reauth_token_action", [account])
+    assert response.status_code == 200
+    assert "Are you sure" in response.text and account.mono_account_id in response.text
+    account.refresh_from_db()
+    assert account.reauth_code is None
+    assert not LogEntry.objects.exists()
+
+
+def test_fetch_token_action_confirmed_stores_a_token_reports_it_masked_and_logs_it(admin_client, make_account):
+    account = make_account(reauth_required=True, reauth_requested_at=timezone.now())
+    response = post_action(admin_client, "fetch_reauth_token_action", [account], post="yes")
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.reauth_code  # the sandbox minted one through accounts.rules
+    shown = [str(m) for m in admin_client.get(LIST_URL).context["messages"]]
+    assert len(shown) == 1 and "applied" in shown[0] and account.reauth_code_masked in shown[0]
+    assert account.reauth_code not in shown[0]
+    entry = LogEntry.objects.get()
+    assert entry.object_id == str(account.pk) and "Fetched a re-auth token" in entry.change_message
+    assert account.reauth_code not in entry.change_message
+
+
+def test_clear_flag_refuses_an_empty_reason(admin_client, make_account):
+    account = make_account(reauth_required=True, reauth_requested_at=timezone.now())
+    response = post_action(admin_client, "clear_reauth_flag_action", [account], post="yes", reason="   ")
+    assert response.status_code == 200  # the confirmation page again, with the error
+    assert "Give a reason." in response.text or "This field is required." in response.text
+    account.refresh_from_db()
+    assert account.reauth_required is True
+    assert not LogEntry.objects.exists()
+
+
+def test_clear_flag_with_a_reason_clears_through_the_rule_and_logs_the_reason(admin_client, make_account):
+    account = make_account(
+        reauth_required=True,
+        reauth_requested_at=timezone.now(),
+        reauth_code=TOKEN,
+        reauth_code_issued_at=timezone.now(),
+    )
+    ok = make_account()
+    response = post_action(
+        admin_client, "clear_reauth_flag_action", [account, ok], post="yes", reason="Bank confirmed by phone"
+    )
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.reauth_required is False and account.reauth_code is None
+    shown = [str(m) for m in admin_client.get(LIST_URL).context["messages"]]
+    assert any(str(account) in m and "applied" in m for m in shown)
+    assert any(str(ok) in m and "unchanged" in m for m in shown)
+    entries = {e.object_id: e.change_message for e in LogEntry.objects.all()}
+    assert "Bank confirmed by phone" in entries[str(account.pk)]
+
+
+def test_refresh_details_action_stores_monos_details(admin_client, account):
+    post_action(admin_client, "refresh_details_action", [account], post="yes")
+    account.refresh_from_db()
+    assert account.data_status == "AVAILABLE" and account.currency == "NGN"
+    assert "Refreshed details from Mono: applied" in LogEntry.objects.get().change_message
+
+
+@responses.activate
+def test_a_mono_error_becomes_a_message_not_a_500(admin_client, make_account, settings):
+    settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
+    settings.MONO_SECRET_KEY = "test_sk_admin"
+    settings.MONO_API_BASE_URL = "https://api.mono.test"
+    settings.MONO_MAX_RETRIES = 0
+    account = make_account(reauth_required=True, reauth_requested_at=timezone.now())
+    responses.post(
+        f"https://api.mono.test/accounts/{account.mono_account_id}/reauthorise",
+        json={"message": "This account can not be re-authorised."},
+        status=400,
+    )
+    response = post_action(admin_client, "fetch_reauth_token_action", [account], post="yes")
+    assert response.status_code == 302
+    shown = [str(m) for m in admin_client.get(LIST_URL).context["messages"]]
+    assert len(shown) == 1 and "MonoCannotReauthorise" in shown[0] and "can't be reconnected" in shown[0]
+    assert "test_sk_admin" not in shown[0]
+    account.refresh_from_db()
+    assert account.reauth_code is None
+    assert "Action failed: MonoCannotReauthorise" in LogEntry.objects.get().change_message
+
+
+def test_actions_refuse_more_than_the_limit_at_once(admin_client, make_account):
+    accounts = [make_account(reauth_required=True, reauth_requested_at=timezone.now()) for _ in range(101)]
+    response = post_action(admin_client, "refresh_details_action", accounts)
+    assert response.status_code == 302
+    assert "at most 100" in str(next(iter(admin_client.get(LIST_URL).context["messages"])))
+
+
+def test_send_reauthorisation_required_is_offered_only_in_sandbox_mode(admin_client, account, settings):
+    settings.MONO_SANDBOX = True
+    choices = dict(admin_client.get(LIST_URL).context["action_form"].fields["action"].choices)
+    assert "send_reauth_required" in choices
+    settings.MONO_SANDBOX = False
+    choices = dict(admin_client.get(LIST_URL).context["action_form"].fields["action"].choices)
+    assert "send_reauth_required" not in choices
+    post_action(admin_client, "send_reauth_required", [account], post="yes")
+    account.refresh_from_db()
+    assert account.reauth_required is False
+    assert not WebhookEvent.objects.exists()
+
+
+# --- fast at scale -----------------------------------------------------------------------------
+
+
+def _render_and_count(client, url, capture):
+    with capture() as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("url", [f"{LIST_URL}?reauth_state=flagged", LIST_URL])
+def test_accounts_list_query_count_does_not_grow_with_rows(
+    admin_client, make_account, django_assert_max_num_queries, url
+):
+    def add(n):
+        for i in range(n):
+            owner = User.objects.create_user(f"owner{LinkedAccount.objects.count()}-{i}")
+            acc = make_account(user=owner, reauth_required=True, reauth_requested_at=timezone.now())
+            make_delivery(acc.mono_account_id)
+
+    add(3)
+    admin_client.get(url)  # warm the institution filter's cache
+    small = _render_and_count(admin_client, url, lambda: django_assert_max_num_queries(10))
+    add(27)
+    large = _render_and_count(admin_client, url, lambda: django_assert_max_num_queries(10))
+    assert small == large
+
+
+def test_capped_count_says_more_than_and_still_pages(admin_client, make_account, monkeypatch):
+    monkeypatch.setattr(EstimatedCountPaginator, "cap", 5)
+    for _ in range(7):
+        make_account()
+    response = admin_client.get(LIST_URL + "?unlinked=no")
+    assert response.context["cl"].result_count == 5
+    assert "more than 5 linked accounts" in " ".join(response.text.split())
+
+
+@pytest.mark.postgres
+def test_unfiltered_list_on_postgresql_uses_the_planner_estimate_not_count_star(
+    admin_client, make_account, monkeypatch, django_assert_max_num_queries
+):
+    from django.db import connection
+
+    monkeypatch.setattr(EstimatedCountPaginator, "cap", 5)
+    for _ in range(8):
+        make_account()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_linkedaccount")
+    with django_assert_max_num_queries(10) as ctx:
+        response = admin_client.get(LIST_URL)
+    counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert all(
+        "accounts_linkedaccount" not in sql or "LIMIT" in sql.upper() or "reauth_required" in sql for sql in counts
+    )
+    assert any("pg_class" in q["sql"] for q in ctx.captured_queries)
+    assert "about 8 linked accounts" in " ".join(response.text.split())
