@@ -1,0 +1,250 @@
+"""Mono's webhook payloads as typed events: one small frozen dataclass per event kind.
+
+`parse_event(payload)` is tolerant of the variations Mono actually sends (DESIGN.md §1 Webhooks):
+envelopes with or without `event_id`/`timestamp`, timestamps as ISO strings or epoch seconds or
+milliseconds, the account id at `data.account._id`, `data.account.id` or `data.id`, `data_status`
+in any case. What it cannot make sense of raises `InvalidPayload` with a message saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from monolink.mono import AccountDetails, Institution
+
+CONNECTED = "mono.events.account_connected"
+REAUTHORISATION_REQUIRED = "mono.events.reauthorisation_required"
+REAUTHORIZED = "mono.events.account_reauthorized"  # Mono's spelling, with a z
+UPDATED = "mono.events.account_updated"
+SYNC_FAILED = "mono.events.sync_failed"
+UNLINKED = "mono.events.account_unlinked"
+
+# Column sizes on WebhookEvent / LinkedAccount: longer values are not Mono's and would not fit.
+MAX_EVENT_NAME = 128
+MAX_ACCOUNT_ID = 64
+MAX_EVENT_ID = 120
+# Epoch values above this are milliseconds (1e11 seconds is the year 5138).
+_EPOCH_MS_THRESHOLD = 100_000_000_000
+_NUMERIC = re.compile(r"^\d+(\.\d+)?$")
+
+
+class InvalidPayload(ValueError):
+    """The payload cannot be handled; the message says why and is safe to show (no secrets in it).
+
+    `storable` is False when the body is not even a JSON object: nothing worth keeping for staff.
+    """
+
+    def __init__(self, message: str, *, storable: bool = True, event: str = "", event_id: str = ""):
+        super().__init__(message)
+        self.storable = storable
+        self.event = event
+        self.event_id = event_id
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    event_id: str | None
+    occurred_at: datetime | None  # Mono's timestamp; None for older payloads
+    payload: dict = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class AccountEvent(Event):
+    account_id: str
+
+
+@dataclass(frozen=True)
+class AccountConnected(AccountEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class ReauthorisationRequired(AccountEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class AccountReauthorized(AccountEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class AccountUpdated(AccountEvent):
+    details: AccountDetails
+    sync_status: str = ""  # upper-cased; real-time syncs may say REAUTHORISATION_REQUIRED
+
+    @property
+    def requires_reauthorisation(self) -> bool:
+        return self.sync_status == "REAUTHORISATION_REQUIRED"
+
+
+@dataclass(frozen=True)
+class SyncFailed(AccountEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class AccountUnlinked(AccountEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class Unknown(Event):
+    """An event name we do not handle: stored and acknowledged, nothing else."""
+
+    account_id: str = ""
+
+
+_KINDS: dict[str, type[AccountEvent]] = {
+    CONNECTED: AccountConnected,
+    REAUTHORISATION_REQUIRED: ReauthorisationRequired,
+    REAUTHORIZED: AccountReauthorized,
+    UPDATED: AccountUpdated,
+    SYNC_FAILED: SyncFailed,
+    UNLINKED: AccountUnlinked,
+}
+
+
+def parse_event(payload: Any) -> Event:
+    """Turn a decoded JSON payload into a typed event, or raise InvalidPayload saying what is wrong."""
+    if not isinstance(payload, dict):
+        raise InvalidPayload(f"Expected a JSON object, got a JSON {_json_type(payload)}.", storable=False)
+    name = payload.get("event")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidPayload("Missing 'event': expected the event name as a string.")
+    name = name.strip()
+    if len(name) > MAX_EVENT_NAME or "\x00" in name:
+        raise InvalidPayload(f"'event' is not an event name (longer than {MAX_EVENT_NAME} characters).")
+    event_id = _event_id(payload, name)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise InvalidPayload("Missing 'data': expected a JSON object.", event=name, event_id=event_id or "")
+    occurred_at = _timestamp(payload.get("timestamp"), name, event_id)
+
+    kind = _KINDS.get(name)
+    if kind is None:
+        return Unknown(name=name, event_id=event_id, occurred_at=occurred_at, payload=payload)
+    account_id = _account_id(data, prefer_top_level=kind is AccountConnected)
+    if account_id is None:
+        where = "data.id" if kind is AccountConnected else "data.account._id"
+        raise InvalidPayload(
+            f"{name} carries no account id (expected at {where}).", event=name, event_id=event_id or ""
+        )
+    common = {
+        "name": name,
+        "event_id": event_id,
+        "occurred_at": occurred_at,
+        "payload": payload,
+        "account_id": account_id,
+    }
+    if kind is AccountUpdated:
+        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        details = _details(account_id, data.get("account"), meta, name, event_id)
+        return AccountUpdated(**common, details=details, sync_status=_text(meta.get("sync_status")).upper())
+    return kind(**common)
+
+
+def _json_type(value: Any) -> str:
+    return {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "null")
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _event_id(payload: dict, name: str) -> str | None:
+    value = payload.get("event_id")
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or len(value) > MAX_EVENT_ID or "\x00" in value:
+        raise InvalidPayload(f"'event_id' must be a string of at most {MAX_EVENT_ID} characters.", event=name)
+    return value.strip() or None
+
+
+def _timestamp(value: Any, name: str, event_id: str | None) -> datetime | None:
+    """Mono's `timestamp`: ISO 8601, or epoch seconds or milliseconds (number or numeric string)."""
+    if value is None or value == "":
+        return None
+    parsed: datetime | None = None
+    if isinstance(value, str) and _NUMERIC.match(value.strip()):
+        value = float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if value > _EPOCH_MS_THRESHOLD else value
+        try:
+            parsed = datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            parsed = None
+    elif isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)  # Mono's clock is UTC
+    if parsed is None:
+        # Ordering depends on it: guessing would let a late event undo newer state.
+        raise InvalidPayload(
+            "'timestamp' is not a date (expected ISO 8601 or epoch seconds/milliseconds).",
+            event=name,
+            event_id=event_id or "",
+        )
+    return parsed
+
+
+def _account_id(data: dict, *, prefer_top_level: bool) -> str | None:
+    """The account id wherever this payload keeps it (Mono's docs disagree; see DESIGN.md table)."""
+    account = data.get("account")
+    nested = [account.get("_id"), account.get("id")] if isinstance(account, dict) else []
+    if isinstance(account, str):  # some payloads send the id itself as `account`
+        nested = [account]
+    candidates = [data.get("id"), *nested] if prefer_top_level else [*nested, data.get("id")]
+    for value in candidates:
+        if isinstance(value, str) and value.strip() and len(value.strip()) <= MAX_ACCOUNT_ID and "\x00" not in value:
+            return value.strip()
+    return None
+
+
+def _details(account_id: str, account: Any, meta: dict, name: str, event_id: str | None) -> AccountDetails:
+    """account_updated's data.account (v1 names; v2 snake_case tolerated) and data.meta."""
+    account = account if isinstance(account, dict) else {}
+    institution = account.get("institution") if isinstance(account.get("institution"), dict) else {}
+    return AccountDetails(
+        account_id=account_id,
+        name=_text(account.get("name")),
+        account_number=_text(account.get("accountNumber") or account.get("account_number")),
+        currency=_text(account.get("currency")),
+        balance=_balance(account.get("balance"), name, event_id),
+        type=_text(account.get("type")),
+        institution=Institution(
+            name=_text(institution.get("name")),
+            bank_code=_text(institution.get("bankCode") or institution.get("bank_code")),
+            type=_text(institution.get("type")),
+        ),
+        data_status=_text(meta.get("data_status")).upper(),
+        auth_method=_text(meta.get("auth_method")),
+    )
+
+
+def _balance(value: Any, name: str, event_id: str | None) -> int | None:
+    """Minor units (kobo). Mono sends an integer; a numeric string is accepted, anything else is wrong."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        value = "not a number"
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise InvalidPayload(
+        "'data.account.balance' must be an integer in minor units.", event=name, event_id=event_id or ""
+    )
