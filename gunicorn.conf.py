@@ -27,6 +27,9 @@ max_requests_jitter = max_requests // 10
 # it: gunicorn's default is 127.0.0.1; set FORWARDED_ALLOW_IPS to the proxy's address (or "*" when
 # the network guarantees only the proxy can reach gunicorn).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 24+ opens an admin socket in $HOME by default; we do not use it, and two instances on
+# one host would fight over the path.
+control_socket_disable = True
 
 # Access log: path without the query string (%(U)s, not %(r)s) and no Referer: both can carry a
 # widget code, a token or a `next` URL. JSON lines on stdout like the app's own logs.

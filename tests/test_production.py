@@ -1,0 +1,196 @@
+"""Production settings, as a deployment runs them: in separate processes with the production env.
+
+The deploy check, gunicorn with our config file behind a TLS-terminating proxy, whitenoise serving
+collected static files, and JSON log lines that never carry a secret or a query string.
+"""
+
+import io
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from monolink.logs import REDACTED, JsonFormatter, RedactSecretsFilter
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "monolink.example.com"
+
+
+@pytest.fixture
+def production_env(tmp_path) -> dict[str, str]:
+    """What a deployment sets: DEBUG off, real-looking secrets, a host name; nothing from .env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MONO_", "TASKS_", "EMAIL_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "monolink.settings",
+            "DJANGO_READ_DOT_ENV_FILE": "false",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "MONO_WEBHOOK_SECRET": "whsec-" + secrets.token_urlsafe(24),
+            "MONO_SECRET_KEY": "live_sk_" + secrets.token_urlsafe(24),
+            "ALLOWED_HOSTS": HOST,
+            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+            "STATIC_ROOT": str(tmp_path / "staticfiles"),
+        }
+    )
+    env.pop("LOG_FORMAT", None)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 (our own manage.py, fixed arguments)
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_deploy_check_is_clean_with_production_settings(production_env):
+    check = manage(production_env, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "no issues" in check.stdout
+
+
+def test_production_refuses_to_start_without_the_webhook_secret(production_env):
+    production_env.pop("MONO_WEBHOOK_SECRET")
+
+    check = manage(production_env, "check")
+
+    assert check.returncode != 0
+    assert "MONO_WEBHOOK_SECRET must be set" in check.stderr
+
+
+def test_production_logs_are_json_lines_without_secrets(production_env):
+    script = (
+        "import logging; from django.conf import settings\n"
+        "log = logging.getLogger('monolink.example')\n"
+        "log.warning('key %s secret %s', settings.MONO_SECRET_KEY, settings.MONO_WEBHOOK_SECRET)\n"
+        "try:\n"
+        "    raise RuntimeError('mono said ' + settings.MONO_SECRET_KEY)\n"
+        "except RuntimeError:\n"
+        "    log.exception('refresh failed', extra={'account': 'acc_1'})\n"
+    )
+
+    shell = manage(production_env, "shell", "--no-imports", "-c", script)
+
+    assert shell.returncode == 0, shell.stderr
+    lines = [json.loads(line) for line in shell.stdout.splitlines()]
+    assert [line["logger"] for line in lines] == ["monolink.example", "monolink.example"]
+    assert lines[0]["message"] == f"key {REDACTED} secret {REDACTED}"
+    assert lines[1]["account"] == "acc_1"
+    assert f"RuntimeError: mono said {REDACTED}" in lines[1]["exc_info"]
+    for secret in ("MONO_SECRET_KEY", "MONO_WEBHOOK_SECRET", "SECRET_KEY"):
+        assert production_env[secret] not in shell.stdout + shell.stderr
+
+
+def test_redaction_covers_extra_fields_and_requests_lose_their_query_string(settings, rf):
+    settings.MONO_WEBHOOK_SECRET = "whsec-abcdefghijklmnop"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactSecretsFilter())
+    logger = logging.getLogger("tests.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        request = rf.get("/accounts/link/complete/?code=widget-code-123")
+        logger.warning("header seen", extra={"header": "whsec-abcdefghijklmnop", "request": request})
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+    line = json.loads(stream.getvalue())
+    assert line["header"] == REDACTED
+    assert line["request"] == "GET /accounts/link/complete/"
+    assert "widget-code-123" not in stream.getvalue()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str, **headers: str) -> tuple[int, dict, bytes]:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    request = urllib.request.Request(url, headers={"Host": HOST, **headers})  # noqa: S310 (our local server)
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@pytest.fixture
+def gunicorn(production_env):
+    """gunicorn started the README's way (`gunicorn`, config from gunicorn.conf.py), after collectstatic."""
+    collect = manage(production_env, "collectstatic", "--no-input")
+    assert collect.returncode == 0, collect.stderr
+    port = _free_port()
+    env = {**production_env, "PORT": str(port), "WEB_CONCURRENCY": "1"}
+    process = subprocess.Popen(  # noqa: S603
+        [str(Path(sys.executable).parent / "gunicorn")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("gunicorn did not start:\n" + process.communicate()[0])
+            time.sleep(0.1)
+    output: list[str] = []
+
+    def stop() -> list[str]:
+        process.terminate()
+        output.extend(process.communicate(timeout=30)[0].splitlines())
+        return output
+
+    yield base, stop
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_gunicorn_behind_a_proxy_redirects_http_serves_static_and_logs_json_without_query_strings(gunicorn):
+    base, stop = gunicorn
+
+    plain_http = _get(f"{base}/accounts/login/")
+    static = _get(f"{base}/static/css/monolink.css", **{"X-Forwarded-Proto": "https"})
+    webhook_probe = _get(f"{base}/webhooks/mono/?code=widget-code-secret", **{"X-Forwarded-Proto": "https"})
+    lines = stop()
+
+    status, headers, _ = plain_http
+    assert status == 301
+    assert headers["Location"] == f"https://{HOST}/accounts/login/"
+
+    status, headers, body = static
+    assert status == 200
+    assert b"body" in body
+    assert "max-age" in headers["Cache-Control"]
+
+    assert webhook_probe[0] in (401, 405)
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert len(records) == len(lines), lines  # every line is JSON
+    access = [record["message"] for record in records if record["logger"] == "gunicorn.access"]
+    assert any(message.startswith("GET /webhooks/mono/ ") for message in access), access
+    assert "widget-code-secret" not in "\n".join(lines)
