@@ -1,9 +1,22 @@
+import os
+import tempfile
+
 import pytest
 from django.conf import settings
 
 from accounts.models import LinkedAccount, User
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """SQLite tests use a file, not memory: with an in-memory database the live server's threads
+    (browser tests, the sandbox delivering webhooks while a page request runs) share one connection,
+    which SQLite answers with "database table is locked". A file gives each thread its own."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3" and not db.get("TEST", {}).get("NAME"):
+        db.setdefault("TEST", {})["NAME"] = os.path.join(tempfile.gettempdir(), f"monolink-test-{os.getpid()}.sqlite3")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -65,6 +65,7 @@
       return;
     }
     var succeeded = false;
+    var lastError = "";
     try {
       var connect = new window.Connect({
         key: key,
@@ -79,12 +80,15 @@
           done(code);
         },
         onClose: function () {
-          if (!succeeded) say("error", "The bank window was closed before you finished. Nothing was changed.", retry);
+          if (succeeded) return;
+          // Mono shows its own error inside the widget; once it is closed, ours must still be readable.
+          say("error", lastError || "The bank window was closed before you finished. Nothing was changed.", retry);
         },
         onEvent: function (name, data) {
           if (name === "ERROR") {
             var detail = (data && (data.errorMessage || data.errorType)) || "an unknown error";
-            say("error", "Your bank's window reported a problem: " + detail + ".", retry);
+            lastError = "Your bank's window reported a problem: " + detail + ". Nothing was changed.";
+            say("error", lastError, retry);
           } else if (name === "OPENED") {
             say("info", "Mono's secure window is open. Follow the steps there.");
           }
