@@ -1,0 +1,1 @@
+"""Benchmarks: `python bench/run.py` prints the throughput/latency table (see README)."""
