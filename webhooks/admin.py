@@ -89,6 +89,14 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        match = request.resolver_match
+        if match and match.url_name and match.url_name.endswith("_changelist"):
+            # A body may be up to WEBHOOK_MAX_BODY_BYTES: a page of 100 must not haul them all.
+            qs = qs.defer("body", "headers", "traceback")
+        return qs
+
     # The log is a record: viewable by staff with view permission, never edited through the admin.
     def has_add_permission(self, request):
         return False
