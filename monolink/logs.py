@@ -6,8 +6,9 @@ library is maintained, but its 3.x moved the module and renamed options; twenty 
 a dependency that moves.)
 
 The filter is the safety net for "a secret must never reach a log": whatever a message, its
-arguments or a traceback contain, the values of MONO_SECRET_KEY, MONO_WEBHOOK_SECRET, SECRET_KEY
-and the database password are replaced before any handler writes the record.
+arguments, its extra fields or a traceback contain, the values of MONO_SECRET_KEY,
+MONO_WEBHOOK_SECRET, SECRET_KEY, the SMTP and database passwords are replaced before any handler
+writes the record. (Re-auth tokens are per-account values no filter can know: code never logs them.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 REDACTED = "[redacted]"
 # Settings whose values must never be written out. Short values are skipped: a 3-character "secret"
 # would redact half the log and protects nothing.
-SECRET_SETTINGS = ("MONO_SECRET_KEY", "MONO_WEBHOOK_SECRET", "SECRET_KEY")
+SECRET_SETTINGS = ("MONO_SECRET_KEY", "MONO_WEBHOOK_SECRET", "SECRET_KEY", "EMAIL_HOST_PASSWORD")
 MIN_SECRET_LENGTH = 8
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged as a field.

@@ -199,6 +199,13 @@ TASKS = {
 
 # --- Email ---------------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# SMTP in one variable, e.g. EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 (sets the backend,
+# host, port, credentials and TLS; the password is redacted from logs like the other secrets).
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+# The notification task holds the account's row lock while it sends (one email per flag): a hung
+# SMTP server must not hold it, and the webhooks waiting on it, for ever (Django's default: no timeout).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="monolink <no-reply@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 

@@ -69,10 +69,13 @@ def test_production_refuses_to_start_without_the_webhook_secret(production_env):
 
 
 def test_production_logs_are_json_lines_without_secrets(production_env):
+    smtp_password = "smtp-" + secrets.token_urlsafe(12)
+    production_env["EMAIL_URL"] = f"smtp+tls://monolink:{smtp_password}@smtp.example.com:587"
     script = (
         "import logging; from django.conf import settings\n"
         "log = logging.getLogger('monolink.example')\n"
         "log.warning('key %s secret %s', settings.MONO_SECRET_KEY, settings.MONO_WEBHOOK_SECRET)\n"
+        "log.info('smtp %s:%s', settings.EMAIL_HOST, settings.EMAIL_HOST_PASSWORD)\n"
         "try:\n"
         "    raise RuntimeError('mono said ' + settings.MONO_SECRET_KEY)\n"
         "except RuntimeError:\n"
@@ -83,12 +86,14 @@ def test_production_logs_are_json_lines_without_secrets(production_env):
 
     assert shell.returncode == 0, shell.stderr
     lines = [json.loads(line) for line in shell.stdout.splitlines()]
-    assert [line["logger"] for line in lines] == ["monolink.example", "monolink.example"]
+    assert [line["logger"] for line in lines] == ["monolink.example"] * 3
     assert lines[0]["message"] == f"key {REDACTED} secret {REDACTED}"
-    assert lines[1]["account"] == "acc_1"
-    assert f"RuntimeError: mono said {REDACTED}" in lines[1]["exc_info"]
+    assert lines[1]["message"] == f"smtp smtp.example.com:{REDACTED}"
+    assert lines[2]["account"] == "acc_1"
+    assert f"RuntimeError: mono said {REDACTED}" in lines[2]["exc_info"]
     for secret in ("MONO_SECRET_KEY", "MONO_WEBHOOK_SECRET", "SECRET_KEY"):
         assert production_env[secret] not in shell.stdout + shell.stderr
+    assert smtp_password not in shell.stdout + shell.stderr
 
 
 def test_redaction_covers_extra_fields_and_requests_lose_their_query_string(settings, rf):
