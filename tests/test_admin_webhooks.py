@@ -4,12 +4,14 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from monolink.mono import payloads
 from webhooks.models import WebhookEvent
 
 LIST_URL = reverse("admin:webhooks_webhookevent_changelist")
@@ -118,3 +120,71 @@ def test_deliveries_list_query_count_does_not_grow_with_rows(admin_client, db, d
     for _ in range(27):
         make_delivery()
     assert render() == small
+
+
+# --- Reprocess: the same pipeline as replay_webhooks -------------------------------------------
+
+
+def _reprocess(client, events):
+    return client.post(LIST_URL, {"action": "reprocess", "_selected_action": [e.pk for e in events], "index": 0})
+
+
+def test_reprocess_applies_a_failed_delivery_and_reports_per_row(admin_client, account):
+    failed = make_delivery(
+        account.mono_account_id,
+        event="mono.events.reauthorisation_required",
+        body=json.dumps(payloads.reauthorisation_required(account.mono_account_id)),
+        status=WebhookEvent.Status.FAILED,
+        attempts=1,
+        error="RuntimeError: boom",
+    )
+    unmatched = make_delivery(
+        "5f171a530295e231abcaffff",
+        event="mono.events.reauthorisation_required",
+        body=json.dumps(payloads.reauthorisation_required("5f171a530295e231abcaffff")),
+        status=WebhookEvent.Status.UNMATCHED,
+    )
+    response = _reprocess(admin_client, [failed, unmatched])
+    assert response.status_code == 302
+
+    account.refresh_from_db()
+    failed.refresh_from_db()
+    assert account.reauth_required is True
+    assert (failed.status, failed.attempts, failed.error) == (WebhookEvent.Status.PROCESSED, 2, "")
+    shown = {str(m) for m in admin_client.get(LIST_URL).context["messages"]}
+    assert any(str(failed) in m and "Was failed. Processed: applied." in m for m in shown)
+    assert any(str(unmatched) in m and "Unmatched" in m for m in shown)
+    assert set(LogEntry.objects.values_list("object_id", flat=True)) == {str(failed.pk), str(unmatched.pk)}
+
+
+def test_reprocess_of_a_body_that_is_not_json_reports_an_error_and_does_not_crash(admin_client, db):
+    junk = make_delivery(body="not json", status=WebhookEvent.Status.FAILED)
+    response = _reprocess(admin_client, [junk])
+    assert response.status_code == 302
+    messages = list(admin_client.get(LIST_URL).context["messages"])
+    assert len(messages) == 1 and messages[0].level_tag == "error" and "not JSON" in str(messages[0])
+    junk.refresh_from_db()
+    assert junk.status == WebhookEvent.Status.INVALID
+
+
+def test_sandbox_send_reauthorisation_required_goes_through_the_pipeline(admin_client, account, settings):
+    settings.MONO_SANDBOX = True
+    url = reverse("admin:accounts_linkedaccount_changelist")
+    confirm = admin_client.post(url, {"action": "send_reauth_required", "_selected_action": [account.pk], "index": 0})
+    assert confirm.status_code == 200 and "Are you sure" in confirm.text
+    assert not WebhookEvent.objects.exists()
+
+    admin_client.post(
+        url, {"action": "send_reauth_required", "_selected_action": [account.pk], "index": 0, "post": "yes"}
+    )
+    account.refresh_from_db()
+    assert account.reauth_required is True
+    row = WebhookEvent.objects.get()
+    assert (row.event, row.mono_account_id, row.status) == (
+        "mono.events.reauthorisation_required",
+        account.mono_account_id,
+        WebhookEvent.Status.PROCESSED,
+    )
+    assert settings.MONO_WEBHOOK_SECRET not in json.dumps(row.headers)
+    shown = [str(m) for m in admin_client.get(url).context["messages"]]
+    assert len(shown) == 1 and "HTTP 200" in shown[0] and "Processed: applied." in shown[0]

@@ -150,11 +150,11 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
             return
         for event in events:
             outcome = pipeline.reprocess(event)
-            event.refresh_from_db(fields=["status"])
+            row = outcome.event or event
             ok = 200 <= outcome.http_status < 300
             self.message_user(
                 request,
-                f"{event}: {outcome.detail} (status now {event.get_status_display()})",
+                f"{event}: {outcome.detail} (status now {row.get_status_display()})",
                 messages.SUCCESS if ok else messages.ERROR,
             )
             self.log_change(request, event, f"Reprocessed: {outcome.detail}")
