@@ -7,14 +7,15 @@ blocked and its URL recorded) and against the sandbox widget, which runs the who
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import LinkedAccount, User
 
@@ -39,7 +40,8 @@ def flagged_user(db):
         balance=1234567,
         data_status="AVAILABLE",
         reauth_required=True,
-        reauth_requested_at=timezone.now(),
+        # Fixed, so the README's screenshot does not change on every run.
+        reauth_requested_at=datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
     )
     return user, account
 
@@ -201,9 +203,11 @@ def test_reconnect_and_link_with_the_sandbox_widget(page, live_server, settings,
     page.get_by_role("heading", name="Reconnect your bank").wait_for()
     if mode == "account":
         page.screenshot(path=str(artifacts_dir / "reauth-page.png"), full_page=True)
-        docs = ROOT / "docs"
-        docs.mkdir(exist_ok=True)
-        shutil.copyfile(artifacts_dir / "reauth-page.png", docs / "reauth-page.png")
+        # The README's copy is refreshed on request only, so a test run leaves the tree clean.
+        docs_copy = ROOT / "docs" / "reauth-page.png"
+        if os.environ.get("UPDATE_SCREENSHOTS") or not docs_copy.exists():
+            docs_copy.parent.mkdir(exist_ok=True)
+            shutil.copyfile(artifacts_dir / "reauth-page.png", docs_copy)
 
     page.get_by_role("button", name=re.compile("Reconnect")).click()
     dialog = page.get_by_role("dialog")
