@@ -59,6 +59,7 @@ class Result:
     p99_ms: float
     mean_ms: float
     errors: int
+    load: float = 0.0  # 1-minute load average when the run started: other work on the machine skews figures
 
     @property
     def rps(self) -> float:
@@ -311,11 +312,12 @@ class Bench:
                     for concurrency in CONCURRENCIES:
                         self.reset(config)
                         self.precheck(server, row)
-                        row.results[concurrency] = self.wrk(server, row, concurrency, tag)
-                        r = row.results[concurrency]
+                        load = float(Path("/proc/loadavg").read_text().split()[0])
+                        row.results[concurrency] = r = self.wrk(server, row, concurrency, tag)
+                        r.load = load
                         print(
                             f"  {row.label:<44} c={concurrency:<3} {r.rps:8.0f} req/s  p50 {r.p50_ms:7.1f} ms"
-                            f"  p99 {r.p99_ms:7.1f} ms  errors {r.errors}",
+                            f"  p99 {r.p99_ms:7.1f} ms  errors {r.errors}  load {r.load:.1f}",
                             flush=True,
                         )
             finally:
@@ -398,7 +400,7 @@ def ratio(a: float, b: float) -> str:
 def table(configs: Iterable[Config]) -> str:
     head = (
         f"{'database':<22} {'row':<44} {'c':>3} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'/bare':>6} {'/durable':>8} {'p99/dur':>7} {'err':>4}"
+        f"{'/bare':>6} {'/durable':>8} {'p99/dur':>7} {'err':>4} {'load':>5}"
     )
     lines = [head, "-" * len(head)]
     for config in configs:
@@ -410,7 +412,7 @@ def table(configs: Iterable[Config]) -> str:
                 lines.append(
                     f"{config.name:<22} {row.label:<44} {c:>3} {r.rps:>7.0f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
                     f"{ratio(r.rps, b.rps) if b else '-':>6} {ratio(r.rps, d.rps) if d else '-':>8} "
-                    f"{ratio(r.p99_ms, d.p99_ms) if d else '-':>7} {r.errors:>4}"
+                    f"{ratio(r.p99_ms, d.p99_ms) if d else '-':>7} {r.errors:>4} {r.load:>5.1f}"
                 )
         lines.append("")
     for config in configs:
