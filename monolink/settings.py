@@ -142,8 +142,16 @@ MONO_API_VERSION = env.str("MONO_API_VERSION", default="v2")
 MONO_REAUTH_MODE = env.str("MONO_REAUTH_MODE", default="account")
 if MONO_REAUTH_MODE not in {"account", "token"}:
     raise ImproperlyConfigured("MONO_REAUTH_MODE must be 'account' or 'token'.")
-# With no secret key the built-in sandbox stands in for Mono (like Django's email backends).
-MONO_SANDBOX = not MONO_SECRET_KEY
+# With no secret key the built-in sandbox stands in for Mono (like Django's email backends). With
+# DEBUG off it must be asked for by name (MONO_SANDBOX=true, a demo site): the sandbox's fake Mono
+# endpoint lets anyone who reaches the site send account_reauthorized for any account.
+MONO_SANDBOX = env.bool("MONO_SANDBOX", default=not MONO_SECRET_KEY)
+if not DEBUG and not MONO_SECRET_KEY and not env.bool("MONO_SANDBOX", default=False):
+    raise ImproperlyConfigured(
+        "MONO_SECRET_KEY must be set when DEBUG is off (or set MONO_SANDBOX=true for a demo site)."
+    )
+if MONO_SANDBOX and MONO_SECRET_KEY:
+    raise ImproperlyConfigured("MONO_SANDBOX=true cannot be used with a MONO_SECRET_KEY: remove one of them.")
 # Empty values in .env mean "the default", so the example file can list every variable.
 MONO_CLIENT = env.str("MONO_CLIENT", default="") or (
     "monolink.mono.sandbox.SandboxClient" if MONO_SANDBOX else "monolink.mono.client.MonoClient"

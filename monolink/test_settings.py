@@ -11,6 +11,7 @@ os.environ["DJANGO_READ_DOT_ENV_FILE"] = "false"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-suite-only-0123456789")
 os.environ.setdefault("MONO_WEBHOOK_SECRET", "test-webhook-secret")
 os.environ["MONO_SECRET_KEY"] = ""
+os.environ["MONO_SANDBOX"] = "true"
 os.environ.setdefault("DEBUG", "false")
 
 from monolink.settings import *  # noqa: F403

@@ -29,6 +29,8 @@ def _check(env_overrides: dict) -> subprocess.CompletedProcess:
         ({"SECRET_KEY": "change-me", "MONO_WEBHOOK_SECRET": "a-real-webhook-secret-value"}, "SECRET_KEY"),
         ({"SECRET_KEY": "x" * 50}, "MONO_WEBHOOK_SECRET"),
         ({"SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "change-me"}, "MONO_WEBHOOK_SECRET"),
+        # No Mono key in production would silently run the sandbox and its open fake-Mono endpoint.
+        ({"SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30}, "MONO_SECRET_KEY"),
     ],
 )
 def test_production_refuses_to_start_without_a_real_secret_and_names_it(overrides, named):
@@ -37,9 +39,18 @@ def test_production_refuses_to_start_without_a_real_secret_and_names_it(override
     assert f"{named} must be set" in result.stderr
 
 
-def test_production_starts_with_real_secrets():
-    result = _check({"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30})
+@pytest.mark.parametrize(
+    "mono", [{"MONO_SECRET_KEY": "live_sk_" + "k" * 30}, {"MONO_SANDBOX": "true"}], ids=["real-keys", "demo-site"]
+)
+def test_production_starts_with_real_secrets(mono):
+    result = _check({"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30, **mono})
     assert result.returncode == 0, result.stderr
+
+
+def test_sandbox_and_real_keys_together_are_refused():
+    result = _check({"DEBUG": "true", "MONO_SECRET_KEY": "test_sk_" + "k" * 30, "MONO_SANDBOX": "true"})
+    assert result.returncode != 0
+    assert "MONO_SANDBOX=true cannot be used with a MONO_SECRET_KEY" in result.stderr
 
 
 def test_mono_account_id_is_unique(make_account):
