@@ -121,6 +121,9 @@
               badge.textContent = "Awaiting confirmation";
             }
             button.hidden = true;
+            // The focused button just disappeared: keep keyboard and screen-reader users in place.
+            statusBox.setAttribute("tabindex", "-1");
+            statusBox.focus();
           })
           .catch(function (err) {
             say("error", err.message, retry);

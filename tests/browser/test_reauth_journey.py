@@ -122,6 +122,7 @@ def test_reconnect_with_monos_real_sdk(page, live_server, settings, flagged_user
     status = page.locator("#widget-status")
     status.get_by_text(SUCCESS_TEXT).wait_for()
     assert "closed before you finished" not in status.inner_text()
+    assert page.evaluate("document.activeElement.id") == "widget-status"  # focus not lost with the button
     account.refresh_from_db()
     assert account.reauth_submitted_at is not None
     assert account.state == LinkedAccount.State.AWAITING
