@@ -43,7 +43,8 @@ def run_db_worker(*args: str) -> subprocess.CompletedProcess:
         "DEBUG": "false",
         "SECRET_KEY": settings.SECRET_KEY,
         "MONO_WEBHOOK_SECRET": settings.MONO_WEBHOOK_SECRET,
-        "MONO_SECRET_KEY": "",  # the sandbox stands in for Mono in the worker
+        "MONO_SECRET_KEY": "",  # the sandbox stands in for Mono in the worker...
+        "MONO_SANDBOX": "true",  # ...which production settings want asked for by name
         "DATABASE_URL": test_database_url(),
         "TASKS_BACKEND": "database",
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
