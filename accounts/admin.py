@@ -294,19 +294,18 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         """Match the exact Mono id, or the user by exact username / email.
 
-        The default ORs the conditions across the join, which makes PostgreSQL scan the table; a
-        user-id subquery lets it combine the unique index on mono_account_id with the user FK index.
+        The default ORs the conditions across the join (or a subquery), which PostgreSQL can only
+        answer by scanning the whole table. Looking the users up first (a small query) leaves
+        `mono_account_id IN (...) OR user_id IN (...)`: a BitmapOr of two indexes.
         """
         terms = search_term.split()
         if not terms:
             return queryset, False
-        users = get_user_model().objects.none()
-        condition = Q()
+        user_match = Q()
         for term in terms:
-            condition |= Q(mono_account_id=term)
-            users = users | get_user_model().objects.filter(Q(username=term) | Q(email__iexact=term))
-        condition |= Q(user__in=users.values("pk"))
-        return queryset.filter(condition), False
+            user_match |= Q(username=term) | Q(email__iexact=term)
+        user_ids = list(get_user_model().objects.filter(user_match).values_list("pk", flat=True)[:1000])
+        return queryset.filter(Q(mono_account_id__in=terms) | Q(user_id__in=user_ids)), False
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -134,7 +134,7 @@ def seed(cursor, start: int, stop: int) -> None:
         print(f"  seeded rows {lo:,}..{hi:,} ({time.perf_counter() - t0:.1f} s)", flush=True)
 
 
-def render(client, url: str, reps: int) -> tuple[float, list[float], int]:
+def render(client, url: str, reps: int) -> tuple[float, list[float], int, int]:
     from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -152,14 +152,14 @@ def render(client, url: str, reps: int) -> tuple[float, list[float], int]:
             response = client.get(url)
             times.append((time.perf_counter() - t0) * 1000)
         assert response.status_code == 200
-    return cold, times, len(ctx.captured_queries)
+    return cold, times, len(ctx.captured_queries), len(response.context["cl"].result_list)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_ADMIN_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--sizes", default="1000,1000000", help="row counts, ascending (default 1000,1000000)")
-    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--reps", type=int, default=11)
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     parser.add_argument("--force", action="store_true", help="allow a database not named monolink_bench*")
     args = parser.parse_args()
@@ -196,7 +196,7 @@ def main() -> None:
     client = Client()
     client.force_login(admin)
 
-    results: dict[str, dict[int, tuple[float, float, int]]] = {label: {} for label, _ in LISTS}
+    results: dict[str, dict[int, tuple[float, float, int, int]]] = {label: {} for label, _ in LISTS}
     seeded = 0
     for size in sizes:
         print(f"seeding to {size:,} accounts and {size:,} deliveries ...", flush=True)
@@ -207,20 +207,26 @@ def main() -> None:
         seeded = size
         for label, url in LISTS:
             url = url.format(middle_account=f"bench{size // 2:019d}")
-            cold, times, queries = render(client, url, args.reps)
-            results[label][size] = (statistics.median(times), cold, queries)
-            print(f"  {label:<24} median {statistics.median(times):7.1f} ms, cold {cold:7.1f} ms, {queries} queries")
+            cold, times, queries, shown = render(client, url, args.reps)
+            results[label][size] = (statistics.median(times), cold, queries, shown)
+            print(
+                f"  {label:<24} median {statistics.median(times):7.1f} ms, cold {cold:7.1f} ms, "
+                f"{queries} queries, {shown} rows on the page",
+                flush=True,
+            )
 
     small, large = sizes[0], sizes[-1]
     print()
     print(f"Admin list render times (Django test Client, superuser, {args.reps} reps after one cold render)")
-    header = f"| {'list':<24} | {'rows':>9} | {'median ms':>9} | {'cold ms':>8} | {'queries':>7} |"
+    header = (
+        f"| {'list':<24} | {'table rows':>10} | {'on page':>7} | {'median ms':>9} | {'cold ms':>8} | {'queries':>7} |"
+    )
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     for label, _url in LISTS:
         for size in sizes:
-            median, cold, queries = results[label][size]
-            print(f"| {label:<24} | {size:>9,} | {median:>9.1f} | {cold:>8.1f} | {queries:>7} |")
+            median, cold, queries, shown = results[label][size]
+            print(f"| {label:<24} | {size:>10,} | {shown:>7} | {median:>9.1f} | {cold:>8.1f} | {queries:>7} |")
     print()
     ratio_head = f"ratio {large:,}/{small:,} (median)"
     print(f"| {'list':<24} | {ratio_head} | queries {small:,} → {large:,} |")
