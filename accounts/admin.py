@@ -211,6 +211,8 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         "last_delivery",
     ]
     list_display_links = ["account_label"]
+    # Only columns an index can sort: a click on another header would sort a million rows.
+    sortable_by = ["reauth_requested_at"]
     list_select_related = ["user"]
     list_filter = [ReauthStateFilter, DataStatusFilter, InstitutionFilter, UnlinkedFilter]
     # Exact matches only, so PostgreSQL answers from indexes (see get_search_results).
