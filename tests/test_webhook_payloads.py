@@ -43,20 +43,25 @@ CASES = [
         "account_updated.v1",
         {},
         "processed",
-        lambda a: (a.account_name, a.account_number_masked, a.currency, a.balance, a.account_type)
-        == ("ADA LOVELACE", "******3461", "NGN", 2245893, "SAVINGS_ACCOUNT")
-        and (a.institution_name, a.institution_bank_code, a.institution_type) == ("GTBank", "058", "PERSONAL_BANKING")
-        and (a.data_status, a.auth_method) == ("AVAILABLE", "internet_banking")
-        and not a.reauth_required,
+        lambda a: (
+            (a.account_name, a.account_number_masked, a.currency, a.balance, a.account_type)
+            == ("ADA LOVELACE", "******3461", "NGN", 2245893, "SAVINGS_ACCOUNT")
+            and (a.institution_name, a.institution_bank_code, a.institution_type)
+            == ("GTBank", "058", "PERSONAL_BANKING")
+            and (a.data_status, a.auth_method) == ("AVAILABLE", "internet_banking")
+            and not a.reauth_required
+        ),
     ),
     (
         "account_updated.v2",
         FLAGGED,  # a sync never clears the flag: Mono sends account_reauthorized for that
         "processed",
-        lambda a: (a.balance, a.data_status, a.institution_name, a.account_number_masked)
-        == (100, "PARTIAL", "Access Bank", "******5555")
-        and a.details_as_of == datetime(2026, 11, 20, 9, 5, tzinfo=UTC)
-        and a.reauth_required,
+        lambda a: (
+            (a.balance, a.data_status, a.institution_name, a.account_number_masked)
+            == (100, "PARTIAL", "Access Bank", "******5555")
+            and a.details_as_of == datetime(2026, 11, 20, 9, 5, tzinfo=UTC)
+            and a.reauth_required
+        ),
     ),
     (
         "account_updated.sync_reauthorisation_required",

@@ -38,7 +38,8 @@ def csrf_client() -> Client:
     return Client(enforce_csrf_checks=True)
 
 
-def post(body, *, secret: str | None = "default", client: Client | None = None, **extra):
+# "default" is a sentinel for settings.MONO_WEBHOOK_SECRET, not a password.
+def post(body, *, secret: str | None = "default", client: Client | None = None, **extra):  # noqa: S107
     """POST a body (dict/list → JSON, bytes/str as is) to the webhook URL with the secret header."""
     if isinstance(body, dict | list):
         body = json.dumps(body)
