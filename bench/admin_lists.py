@@ -5,7 +5,8 @@
 
 It (re)creates a dedicated PostgreSQL database (default `monolink_bench_admin`, never the test
 database; bench/run.py owns `monolink_bench` and drops it when it starts), migrates it, seeds users,
-LinkedAccounts (1% flagged, some awaiting confirmation, some unlinked) and one WebhookEvent per
+LinkedAccounts (10,000 flagged at 1M; 100 at 1k so every list's first page holds 100 rows at both
+sizes and the two renders do the same work; some awaiting confirmation, some unlinked) and one WebhookEvent per
 account with INSERT ... SELECT generate_series, in chunks with progress, then for each size renders
 each admin list through Django's test Client signed in as a superuser: one cold render (caches
 empty), then `--reps` timed renders. It prints one table: list, rows, median and cold ms, SQL
@@ -36,6 +37,8 @@ EVENTS = [
     "mono.events.account_connected",
     "mono.events.account_unlinked",
 ]
+FLAGGED = "(CASE WHEN g <= 1000 THEN g %% 10 = 0 ELSE g > 10000 AND g %% 100 = 0 END)"
+FAILED = "(CASE WHEN g <= 1000 THEN g %% 10 = 0 ELSE g %% 50 = 0 END)"
 LISTS = [
     ("accounts: flagged", "/admin/accounts/linkedaccount/?reauth_state=flagged"),
     ("accounts: all", "/admin/accounts/linkedaccount/"),
@@ -91,7 +94,7 @@ def seed(cursor, start: int, stop: int) -> None:
     for lo in range(start, stop + 1, CHUNK):
         hi = min(lo + CHUNK - 1, stop)
         t0 = time.perf_counter()
-        # 1% flagged (a fifth of those awaiting the bank's confirmation), 0.4% unlinked.
+        # Flagged: 100 of the first 1,000, then 1% above 10,000 (10,000 in all at 1M); 0.4% unlinked.
         cursor.execute(
             f"""
             INSERT INTO accounts_linkedaccount (
@@ -103,8 +106,8 @@ def seed(cursor, start: int, stop: int) -> None:
             SELECT u.id, {account_id_sql("g")}, ({institutions})[1 + g %% 6], 'PERSONAL_BANKING', '058',
                    'BENCH ACCOUNT ' || g, '******' || lpad((g %% 10000)::text, 4, '0'), 'SAVINGS_ACCOUNT', 'NGN',
                    g * 100, CASE WHEN g %% 97 = 0 THEN 'FAILED' ELSE 'AVAILABLE' END, 'internet_banking',
-                   g %% 100 = 0, NULL, NULL,
-                   CASE WHEN g %% 100 = 0 THEN now() - (g %% 100000) * interval '1 minute' END,
+                   {FLAGGED}, NULL, NULL,
+                   CASE WHEN {FLAGGED} THEN now() - (g %% 100000) * interval '1 minute' END,
                    CASE WHEN g %% 500 = 0 THEN now() - interval '1 minute' END,
                    NULL, NULL,
                    CASE WHEN g %% 250 = 7 THEN now() - interval '1 day' END,
@@ -114,7 +117,7 @@ def seed(cursor, start: int, stop: int) -> None:
             """,  # noqa: S608  (only this module's constants are formatted in; numbers are parameters)
             [lo, hi],
         )
-        # One delivery per account, newest last; 2% failed with an error, 1% unmatched.
+        # One delivery per account, newest last; failed: 100 of the first 1,000, then 2%; 1% unmatched.
         cursor.execute(
             f"""
             INSERT INTO webhooks_webhookevent (
@@ -124,8 +127,8 @@ def seed(cursor, start: int, stop: int) -> None:
                    '{{"event": "' || ({events})[1 + g %% 6] || '", "event_id": "evt-' || g
                        || '", "data": {{"account": {{"_id": "' || {account_id_sql("g")} || '"}}}}}}',
                    '{{"content-type": "application/json", "user-agent": "bench"}}'::jsonb, NULL,
-                   CASE WHEN g %% 50 = 0 THEN 'failed' WHEN g %% 100 = 1 THEN 'unmatched' ELSE 'processed' END,
-                   1, CASE WHEN g %% 50 = 0 THEN 'RuntimeError: handler failed for bench event ' || g ELSE '' END,
+                   CASE WHEN {FAILED} THEN 'failed' WHEN g %% 100 = 1 THEN 'unmatched' ELSE 'processed' END,
+                   1, CASE WHEN {FAILED} THEN 'RuntimeError: handler failed for bench event ' || g ELSE '' END,
                    '', now() - (%s - g) * interval '1 second', now(), now()
             FROM generate_series(%s, %s) g
             """,  # noqa: S608
