@@ -8,6 +8,7 @@ one after the other, and compares Mono's timestamps so a late event cannot undo 
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -40,6 +41,29 @@ class AccountTakenError(Exception):
     """The Mono account is already linked to another user."""
 
 
+def _account_rule(func):
+    """Run a webhook-driven rule in a transaction without a savepoint of its own.
+
+    Nested in the webhook pipeline's transaction, a savepoint would add two round trips to every
+    event for nothing: a fault there fails the whole delivery anyway. The one expected miss, an
+    unknown account, is raised by the first statement (a SELECT, nothing written yet), so it is
+    caught inside the block, which then ends cleanly, and re-raised after it: the caller's
+    transaction stays usable to mark the delivery unmatched.
+    """
+
+    @functools.wraps(func)
+    def rule(**kwargs):
+        unknown = None
+        with transaction.atomic(savepoint=False):
+            try:
+                return func(**kwargs)
+            except UnknownAccount as exc:
+                unknown = exc
+        raise unknown
+
+    return rule
+
+
 def _locked(mono_account_id: str) -> LinkedAccount:
     try:
         return LinkedAccount.objects.select_for_update().get(mono_account_id=mono_account_id)
@@ -58,7 +82,7 @@ def _advance(last: datetime | None, occurred_at: datetime | None) -> datetime | 
     return occurred_at if last is None else max(last, occurred_at)
 
 
-@transaction.atomic
+@_account_rule
 def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
     """Mono says the bank needs the user again (MFA): flag the account and tell the user once."""
     account = _locked(mono_account_id)
@@ -83,7 +107,7 @@ def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None
     return Change.APPLIED
 
 
-@transaction.atomic
+@_account_rule
 def mark_reauthorised(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
     """Mono confirms the user finished re-auth: clear the flag and the token."""
     account = _locked(mono_account_id)
@@ -106,7 +130,7 @@ def mark_reauthorised(*, mono_account_id: str, occurred_at: datetime | None = No
     return Change.APPLIED if was_flagged else Change.UNCHANGED
 
 
-@transaction.atomic
+@_account_rule
 def mark_unlinked(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
     account = _locked(mono_account_id)
     if account.unlinked_at:
@@ -122,7 +146,7 @@ def mark_unlinked(*, mono_account_id: str, occurred_at: datetime | None = None) 
     return Change.APPLIED
 
 
-@transaction.atomic
+@_account_rule
 def apply_account_update(
     *, mono_account_id: str, details: AccountDetails, occurred_at: datetime | None = None
 ) -> Change:

@@ -93,15 +93,15 @@ def test_replay_dry_run_changes_nothing(db):
 
 # --- query budget: counted on the webhook request alone (tasks are not run: DummyBackend) -----------
 # Outside a test transaction (transaction=True) so the count is what production runs, including the
-# BEGIN/COMMIT Django logs. The brief aimed at 4 and 2; these are the real numbers (see notes).
+# BEGIN/COMMIT/ROLLBACK Django logs: three statements for a new event, two for a duplicate.
 
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(TASKS={"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}})
 def test_new_event_and_duplicate_stay_within_the_query_budget(account_with_payload_id, django_assert_max_num_queries):
     body = raw("reauthorisation_required.v2")
-    # BEGIN, INSERT row, the rule's SAVEPOINT, SELECT … FOR UPDATE, UPDATE, RELEASE, COMMIT.
-    with django_assert_max_num_queries(7):
+    # BEGIN, INSERT row, SELECT … FOR UPDATE, UPDATE, COMMIT (the rule opens no savepoint).
+    with django_assert_max_num_queries(5):
         assert post(body).status_code == 200
     # BEGIN, INSERT (refused by the unique key), ROLLBACK, SELECT the existing row.
     with django_assert_max_num_queries(4):

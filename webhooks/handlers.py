@@ -46,6 +46,7 @@ def account_updated(event: events.AccountUpdated, occurred_at: datetime | None) 
     change = rules.apply_account_update(
         mono_account_id=event.account_id, details=event.details, occurred_at=occurred_at
     )
+    rules.request_refresh(mono_account_id=event.account_id)  # the webhook is a hint; the API is the truth
     if event.requires_reauthorisation:
         # A real-time sync that hit MFA: Mono's sync_status says what reauthorisation_required says.
         flagged = rules.flag_for_reauth(mono_account_id=event.account_id, occurred_at=occurred_at)
