@@ -21,7 +21,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import reverse
@@ -331,11 +331,14 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
 
     def _summary(self) -> dict:
         """Three counts for the top of the list, each from an index (the flagged partial index and
-        WebhookEvent's (status, received_at) index), never a scan of the table."""
+        WebhookEvent's (status, received_at) index), never a scan of the table: they grow with the
+        number of flagged accounts and recent failures, not with the tables."""
         grace_start = timezone.now() - settings.REAUTH_GRACE_PERIOD
-        counts = LinkedAccount.objects.flagged().aggregate(
-            flagged=Count("pk"), awaiting=Count("pk", filter=Q(reauth_submitted_at__gte=grace_start))
-        )
+        flagged = LinkedAccount.objects.flagged()
+        # Two counts, not one aggregate: the first is then an index-only scan of the flagged partial
+        # index. The second reads the flagged rows' reauth_submitted_at (see notes/admin.md for the
+        # partial index that would make it index-only too).
+        counts = {"flagged": flagged.count(), "awaiting": flagged.filter(reauth_submitted_at__gte=grace_start).count()}
         failed = WebhookEvent.objects.filter(
             status=WebhookEvent.Status.FAILED, received_at__gte=timezone.now() - timedelta(hours=24)
         ).count()
