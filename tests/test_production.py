@@ -37,6 +37,8 @@ def production_env(tmp_path) -> dict[str, str]:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "MONO_WEBHOOK_SECRET": "whsec-" + secrets.token_urlsafe(24),
             "MONO_SECRET_KEY": "live_sk_" + secrets.token_urlsafe(24),
+            "MONO_PUBLIC_KEY": "live_pk_" + secrets.token_urlsafe(24),
+            "SITE_URL": f"https://{HOST}",
             "ALLOWED_HOSTS": HOST,
             "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path / 'prod.sqlite3'}",
             "STATIC_ROOT": str(tmp_path / "staticfiles"),

@@ -40,7 +40,9 @@ def test_production_refuses_to_start_without_a_real_secret_and_names_it(override
 
 
 @pytest.mark.parametrize(
-    "mono", [{"MONO_SECRET_KEY": "live_sk_" + "k" * 30}, {"MONO_SANDBOX": "true"}], ids=["real-keys", "demo-site"]
+    "mono",
+    [{"MONO_SECRET_KEY": "live_sk_" + "k" * 30, "MONO_PUBLIC_KEY": "live_pk_" + "p" * 30}, {"MONO_SANDBOX": "true"}],
+    ids=["real-keys", "demo-site"],
 )
 def test_production_starts_with_real_secrets(mono):
     result = _check({"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30, **mono})
@@ -76,3 +78,25 @@ def test_reauth_code_is_masked_for_staff(make_account):
     account = make_account(reauth_code="tok_abcdefghijklmnop1234")
     assert account.reauth_code_masked == "…1234"
     assert "abcdefgh" not in account.reauth_code_masked
+
+
+def test_real_keys_without_a_public_key_fail_the_checks():
+    result = _check({"DEBUG": "true", "MONO_SECRET_KEY": "test_sk_" + "k" * 30})
+    assert result.returncode != 0
+    assert "monolink.E001" in result.stderr
+
+
+def test_deploy_check_warns_about_a_localhost_site_url():
+    env = {"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30, "MONO_SANDBOX": "true"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONO_", "SECRET_KEY", "DEBUG"))} | env
+    env.update({"DJANGO_SETTINGS_MODULE": "monolink.settings", "DJANGO_READ_DOT_ENV_FILE": "false"})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "monolink.W001" in result.stderr

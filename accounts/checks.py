@@ -1,0 +1,35 @@
+"""System checks for configuration mistakes that settings alone cannot refuse at import time."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register()
+def mono_keys_check(app_configs, **kwargs):
+    # With real keys the widget needs the public key; without it every user's Reconnect fails.
+    if settings.MONO_SECRET_KEY and not settings.MONO_PUBLIC_KEY:
+        return [
+            Error(
+                "MONO_PUBLIC_KEY is empty while MONO_SECRET_KEY is set.",
+                hint="Copy the public key (test_pk_… / live_pk_…) from Mono's dashboard into MONO_PUBLIC_KEY.",
+                id="monolink.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def site_url_check(app_configs, **kwargs):
+    # SITE_URL is the link in the re-auth email: a localhost or plain-HTTP one reaches nobody safely.
+    parts = urlsplit(settings.SITE_URL)
+    if parts.scheme != "https" or parts.hostname in {"localhost", "127.0.0.1", "::1"}:
+        return [
+            Warning(
+                f"SITE_URL is {settings.SITE_URL!r}: emails would link users there.",
+                hint="Set SITE_URL to the public https:// address of this site.",
+                id="monolink.W001",
+            )
+        ]
+    return []
