@@ -60,6 +60,8 @@ class Result:
     mean_ms: float
     errors: int
     load: float = 0.0  # 1-minute load average when the run started: other work on the machine skews figures
+    stored: int = 0  # rows recorded during the run (webhook deliveries, durable rows): the work was done
+    tasks: int = 0  # tasks queued during the run (token mint, notification)
 
     @property
     def rps(self) -> float:
@@ -238,6 +240,7 @@ class Bench:
                 "MONO_WEBHOOK_SECRET": self.secret,
                 # A fake test key switches the sandbox off: the real MonoClient calls the stub.
                 "MONO_SECRET_KEY": "test_sk_bench_not_a_real_key",
+                "MONO_PUBLIC_KEY": "test_pk_bench_not_a_real_key",
                 "MONO_API_BASE_URL": self.stub_url,
                 "MONO_REAUTH_MODE": "token",  # a flag enqueues a token mint: a Mono call
                 # Production runs tasks on a worker: the webhook only queues them (one INSERT each).
@@ -313,11 +316,15 @@ class Bench:
                         self.reset(config)
                         self.precheck(server, row)
                         load = float(Path("/proc/loadavg").read_text().split()[0])
+                        before = counts(config)
                         row.results[concurrency] = r = self.wrk(server, row, concurrency, tag)
-                        r.load = load
+                        time.sleep(0.5)  # let requests in flight when wrk stopped finish
+                        after = counts(config)
+                        r.load, r.stored, r.tasks = load, after[0] - before[0], after[1] - before[1]
                         print(
                             f"  {row.label:<44} c={concurrency:<3} {r.rps:8.0f} req/s  p50 {r.p50_ms:7.1f} ms"
-                            f"  p99 {r.p99_ms:7.1f} ms  errors {r.errors}  load {r.load:.1f}",
+                            f"  p99 {r.p99_ms:7.1f} ms  errors {r.errors}  stored {r.stored}  tasks {r.tasks}"
+                            f"  load {r.load:.1f}",
                             flush=True,
                         )
             finally:
@@ -378,6 +385,24 @@ class Bench:
         self.stub.shutdown()
 
 
+def counts(config: Config) -> tuple[int, int]:
+    """(rows stored: webhook deliveries + durable rows, queued tasks) straight from the database, without a
+    Django start-up per run."""
+    sql = [
+        "SELECT (SELECT count(*) FROM webhooks_webhookevent) + (SELECT count(*) FROM bench_durable)",
+        "SELECT count(*) FROM django_tasks_database_dbtaskresult",
+    ]
+    if config.vendor == "postgresql":
+        import psycopg
+
+        with psycopg.connect(config.database_url) as conn:
+            return tuple(conn.execute(q).fetchone()[0] for q in sql)
+    import sqlite3
+
+    with sqlite3.connect(config.database_url.removeprefix("sqlite:///"), timeout=30) as conn:
+        return tuple(conn.execute(q).fetchone()[0] for q in sql)
+
+
 def recreate_postgres(url: str) -> None:
     import psycopg
 
@@ -400,7 +425,7 @@ def ratio(a: float, b: float) -> str:
 def table(configs: Iterable[Config]) -> str:
     head = (
         f"{'database':<22} {'row':<44} {'c':>3} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'/bare':>6} {'/durable':>8} {'p99/dur':>7} {'err':>4} {'load':>5}"
+        f"{'/bare':>6} {'/durable':>8} {'p99/dur':>7} {'err':>4} {'stored':>7} {'tasks':>6} {'load':>5}"
     )
     lines = [head, "-" * len(head)]
     for config in configs:
@@ -412,7 +437,8 @@ def table(configs: Iterable[Config]) -> str:
                 lines.append(
                     f"{config.name:<22} {row.label:<44} {c:>3} {r.rps:>7.0f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
                     f"{ratio(r.rps, b.rps) if b else '-':>6} {ratio(r.rps, d.rps) if d else '-':>8} "
-                    f"{ratio(r.p99_ms, d.p99_ms) if d else '-':>7} {r.errors:>4} {r.load:>5.1f}"
+                    f"{ratio(r.p99_ms, d.p99_ms) if d else '-':>7} {r.errors:>4} {r.stored:>7} {r.tasks:>6} "
+                    f"{r.load:>5.1f}"
                 )
         lines.append("")
     for config in configs:
