@@ -86,6 +86,14 @@ class LinkedAccount(models.Model):
                 condition=models.Q(reauth_required=True, unlinked_at__isnull=True),
             ),
             models.Index(fields=["user", "reauth_required"], name="linkedaccount_user_flag_idx"),
+            # The admin's "awaiting confirmation" count and filter (bench/admin_lists.py: 15 ms -> 0.2 ms at 1M).
+            models.Index(
+                fields=["reauth_submitted_at"],
+                name="linkedaccount_awaiting_idx",
+                condition=models.Q(reauth_required=True, unlinked_at__isnull=True),
+            ),
+            # The admin's data-status filter on a rare value such as FAILED (121 ms -> 1.3 ms at 1M).
+            models.Index(fields=["data_status"], name="linkedaccount_data_status_idx"),
         ]
 
     def __str__(self) -> str:
