@@ -67,6 +67,10 @@ class Result:
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    @property
+    def rps_text(self) -> str:
+        return f"{self.rps:.0f}" if self.rps >= 10 else f"{self.rps:.1f}"  # row 4b is ~1 req/s
+
 
 def parse_wrk(output: str) -> Result:
     """The JSON line bench/lua/events.lua prints from wrk's done() hook."""
@@ -182,13 +186,17 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / f"gunicorn-{tag}.log"
+        # The project's gunicorn.conf.py (production's logging and proxy settings) is read from the
+        # working directory as in production; the command line overrides what must be fixed here.
         cmd = [
             str(VENV_BIN / "gunicorn"),
             "monolink.wsgi:application",
             f"--workers={WORKERS}",
             f"--bind=127.0.0.1:{self.port}",
             "--timeout=60",
-            "--log-level=warning",
+            # No recycling: at these rates max_requests=2000 would restart a worker every second or two,
+            # and the table would measure Django's start-up instead of the request.
+            "--max-requests=0",
         ]
         self.process = subprocess.Popen(
             cmd, env=env, cwd=ROOT, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
@@ -322,7 +330,7 @@ class Bench:
                         after = counts(config)
                         r.load, r.stored, r.tasks = load, after[0] - before[0], after[1] - before[1]
                         print(
-                            f"  {row.label:<44} c={concurrency:<3} {r.rps:8.0f} req/s  p50 {r.p50_ms:7.1f} ms"
+                            f"  {row.label:<44} c={concurrency:<3} {r.rps_text:>8} req/s  p50 {r.p50_ms:7.1f} ms"
                             f"  p99 {r.p99_ms:7.1f} ms  errors {r.errors}  stored {r.stored}  tasks {r.tasks}"
                             f"  load {r.load:.1f}",
                             flush=True,
@@ -435,7 +443,7 @@ def table(configs: Iterable[Config]) -> str:
                 b = bare.results.get(c) if bare else None
                 d = durable.results.get(c) if durable else None
                 lines.append(
-                    f"{config.name:<22} {row.label:<44} {c:>3} {r.rps:>7.0f} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
+                    f"{config.name:<22} {row.label:<44} {c:>3} {r.rps_text:>7} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f} "
                     f"{ratio(r.rps, b.rps) if b else '-':>6} {ratio(r.rps, d.rps) if d else '-':>8} "
                     f"{ratio(r.p99_ms, d.p99_ms) if d else '-':>7} {r.errors:>4} {r.stored:>7} {r.tasks:>6} "
                     f"{r.load:>5.1f}"
@@ -532,6 +540,10 @@ def postgres_version(url: str) -> str:
         return conn.execute("SHOW server_version").fetchone()[0]
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="monolink webhook benchmark (issue 8)")
     parser.add_argument("--database", choices=["postgres", "sqlite", "both"], default="both")
@@ -567,6 +579,10 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     print(f"monolink benchmark: logs in {workdir}", flush=True)
+    # Ctrl-C, kill and a closed terminal all go through `finally`: no gunicorn is left behind.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job starts with SIGINT ignored
     bench = Bench(args, workdir)
     try:
         bench.check_stub()
@@ -581,7 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(c.vendor == "postgresql" for c in configs):
         print(f"PostgreSQL {postgres_version(args.postgres_url)}; ", end="")
     print(
-        f"gunicorn {WORKERS} sync workers, CONN_MAX_AGE=600, DEBUG=false, TASKS_BACKEND=database (except 4b), "
+        f"gunicorn {WORKERS} sync workers (gunicorn.conf.py, no max_requests), CONN_MAX_AGE=600, DEBUG=false, "
+        "TASKS_BACKEND=database (except 4b), "
         f"wrk -d{args.duration}s on 127.0.0.1; webhook rows 3-4 target {WORKING_SET:,} accounts spread over the table."
     )
     print()
@@ -595,4 +612,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: servers stopped, nothing printed", file=sys.stderr)
+        sys.exit(130)
