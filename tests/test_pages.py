@@ -425,6 +425,14 @@ def test_dashboard_shows_each_state_badge_and_balances(signed_in, make_account):
     assert "Available" in body
 
 
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_dashboard_shows_the_sandbox_trigger_command_only_in_sandbox_mode(signed_in, account, settings, sandbox):
+    settings.MONO_SANDBOX = sandbox
+    body = signed_in.get(DASHBOARD).content.decode()
+    command = f"mono_trigger reauthorisation_required --account {account.mono_account_id}"
+    assert (command in body) is sandbox
+
+
 def test_dashboard_only_lists_the_users_own_accounts(signed_in, make_account, other_user):
     make_account(user=other_user, institution_name="Their Bank")
     assert "Their Bank" not in signed_in.get(DASHBOARD).content.decode()
