@@ -62,6 +62,7 @@ class Result:
     load: float = 0.0  # 1-minute load average when the run started: other work on the machine skews figures
     stored: int = 0  # rows recorded during the run (webhook deliveries, durable rows): the work was done
     tasks: int = 0  # tasks queued during the run (token mint, notification)
+    mono_calls: int = 0  # calls the Mono stub received during the run: 0 unless tasks run in the request
 
     @property
     def rps(self) -> float:
@@ -318,21 +319,25 @@ class Bench:
                 print(
                     f"  gunicorn ({WORKERS} workers, TASKS_BACKEND={env['TASKS_BACKEND']}) on {server.url}", flush=True
                 )
-                for row in rows:
-                    self.set_mono_delay(SLOW_MONO_SECONDS if row.slow_mono else 0.0)
-                    for concurrency in CONCURRENCIES:
+                # Every row at one concurrency, then the next: rows compared side by side run minutes
+                # apart at most, on tables of nearly the same size and under the same background load.
+                for concurrency in CONCURRENCIES:
+                    for row in rows:
+                        self.set_mono_delay(SLOW_MONO_SECONDS if row.slow_mono else 0.0)
                         self.reset(config)
                         self.precheck(server, row)
+                        calls = self.stub.calls
                         load = float(Path("/proc/loadavg").read_text().split()[0])
                         before = counts(config)
                         row.results[concurrency] = r = self.wrk(server, row, concurrency, tag)
                         time.sleep(0.5)  # let requests in flight when wrk stopped finish
                         after = counts(config)
                         r.load, r.stored, r.tasks = load, after[0] - before[0], after[1] - before[1]
+                        r.mono_calls = self.stub.calls - calls
                         print(
                             f"  {row.label:<44} c={concurrency:<3} {r.rps_text:>8} req/s  p50 {r.p50_ms:7.1f} ms"
                             f"  p99 {r.p99_ms:7.1f} ms  errors {r.errors}  stored {r.stored}  tasks {r.tasks}"
-                            f"  load {r.load:.1f}",
+                            f"  Mono calls {r.mono_calls}  load {r.load:.1f}",
                             flush=True,
                         )
             finally:
@@ -432,7 +437,7 @@ def ratio(a: float, b: float) -> str:
 
 def table(configs: Iterable[Config]) -> str:
     head = (
-        f"{'database':<22} {'row':<44} {'c':>3} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'database, accounts':<22} {'row':<44} {'c':>3} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'/bare':>6} {'/durable':>8} {'p99/dur':>7} {'err':>4} {'stored':>7} {'tasks':>6} {'load':>5}"
     )
     lines = [head, "-" * len(head)]
@@ -565,11 +570,9 @@ def main(argv: list[str] | None = None) -> int:
     configs: list[Config] = []
     if args.database in ("postgres", "both"):
         for n in counts:
-            configs.append(Config(f"PostgreSQL, {n:,} acc", "postgresql", args.postgres_url, n))
+            configs.append(Config(f"PostgreSQL {n:,}", "postgresql", args.postgres_url, n))
     if args.database in ("sqlite", "both"):
-        configs.append(
-            Config(f"SQLite, {counts[0]:,} acc", "sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}", counts[0])
-        )
+        configs.append(Config(f"SQLite {counts[0]:,}", "sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}", counts[0]))
     for config in configs:
         # Row 4b only once per database: it shows a point (the answer would wait on Mono), not a figure.
         first = config is next(c for c in configs if c.vendor == config.vendor)
