@@ -15,7 +15,8 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from monolink.mono import AccountDetails, Institution
+from monolink.mono import AccountDetails
+from monolink.mono.types import details_from_mono
 
 CONNECTED = "mono.events.account_connected"
 REAUTHORISATION_REQUIRED = "mono.events.reauthorisation_required"
@@ -214,37 +215,9 @@ def _account_id(data: dict, *, prefer_top_level: bool) -> str | None:
 
 def _details(account_id: str, account: Any, meta: dict, name: str, event_id: str | None) -> AccountDetails:
     """account_updated's data.account (v1 names; v2 snake_case tolerated) and data.meta."""
-    account = account if isinstance(account, dict) else {}
-    institution = account.get("institution") if isinstance(account.get("institution"), dict) else {}
-    return AccountDetails(
-        account_id=account_id,
-        name=_text(account.get("name")),
-        account_number=_text(account.get("accountNumber") or account.get("account_number")),
-        currency=_text(account.get("currency")),
-        balance=_balance(account.get("balance"), name, event_id),
-        type=_text(account.get("type")),
-        institution=Institution(
-            name=_text(institution.get("name")),
-            bank_code=_text(institution.get("bankCode") or institution.get("bank_code")),
-            type=_text(institution.get("type")),
-        ),
-        data_status=_text(meta.get("data_status")).upper(),
-        auth_method=_text(meta.get("auth_method")),
-    )
-
-
-def _balance(value: Any, name: str, event_id: str | None) -> int | None:
-    """Minor units (kobo). Mono sends an integer; a numeric string is accepted, anything else is wrong."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        value = "not a number"
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise InvalidPayload(
-        "'data.account.balance' must be an integer in minor units.", event=name, event_id=event_id or ""
-    )
+    try:
+        return details_from_mono(account_id=account_id, account=account, meta=meta)
+    except ValueError:
+        raise InvalidPayload(
+            "'data.account.balance' must be an integer in minor units.", event=name, event_id=event_id or ""
+        ) from None

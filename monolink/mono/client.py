@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from .types import (
     AccountDetails,
-    Institution,
     MonoAuthError,
     MonoBadResponse,
     MonoCannotReauthorise,
@@ -32,6 +31,7 @@ from .types import (
     MonoRequestError,
     MonoUnavailable,
     ReauthToken,
+    details_from_mono,
 )
 
 log = logging.getLogger(__name__)
@@ -221,24 +221,6 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _minor_units(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError("balance is a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value)
-    raise ValueError(f"balance {value!r} is not a whole number of minor units")
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def parse_account(body: dict, *, fallback_id: str = "") -> AccountDetails:
     """Normalise v1 `{meta, account:{_id, accountNumber, institution:{bankCode}}}` and v2
     `{data:{account:{id, account_number, institution:{bank_code}}, meta}}` into AccountDetails."""
@@ -247,22 +229,8 @@ def parse_account(body: dict, *, fallback_id: str = "") -> AccountDetails:
     if not isinstance(account, dict):
         raise ValueError("no 'account' object")
     meta = root.get("meta") if isinstance(root.get("meta"), dict) else {}
-    institution = account.get("institution") if isinstance(account.get("institution"), dict) else {}
-    return AccountDetails(
-        account_id=_text(account.get("id") or account.get("_id") or fallback_id),
-        name=_text(account.get("name")),
-        account_number=_text(account.get("account_number") or account.get("accountNumber")),
-        currency=_text(account.get("currency")),
-        balance=_minor_units(account.get("balance")),
-        type=_text(account.get("type")),
-        institution=Institution(
-            name=_text(institution.get("name")),
-            bank_code=_text(institution.get("bank_code") or institution.get("bankCode")),
-            type=_text(institution.get("type")),
-        ),
-        data_status=_text(meta.get("data_status")).upper(),
-        auth_method=_text(meta.get("auth_method")),
-    )
+    account_id = account.get("id") or account.get("_id") or fallback_id
+    return details_from_mono(account_id="" if account_id is None else str(account_id), account=account, meta=meta)
 
 
 __all__ = ["MonoClient", "MonoError", "parse_account"]

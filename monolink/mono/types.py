@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,48 @@ class AccountDetails:
     def account_number_masked(self) -> str:
         digits = self.account_number or ""
         return f"******{digits[-4:]}" if len(digits) >= 4 else digits
+
+
+def minor_units(value: Any) -> int | None:
+    """A balance in minor units (kobo): Mono sends an integer; a numeric string is accepted too."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("balance is a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise ValueError(f"balance {value!r} is not a whole number of minor units")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def details_from_mono(*, account_id: str, account: Any, meta: Any) -> AccountDetails:
+    """Mono's account object and meta, as the API (v1 camelCase, v2 snake_case) and the
+    account_updated webhook (v1 names, even for v2 accounts) send them. ValueError on a bad balance."""
+    account = account if isinstance(account, dict) else {}
+    meta = meta if isinstance(meta, dict) else {}
+    institution = account.get("institution") if isinstance(account.get("institution"), dict) else {}
+    return AccountDetails(
+        account_id=account_id,
+        name=_text(account.get("name")),
+        account_number=_text(account.get("account_number") or account.get("accountNumber")),
+        currency=_text(account.get("currency")),
+        balance=minor_units(account.get("balance")),
+        type=_text(account.get("type")),
+        institution=Institution(
+            name=_text(institution.get("name")),
+            bank_code=_text(institution.get("bank_code") or institution.get("bankCode")),
+            type=_text(institution.get("type")),
+        ),
+        data_status=_text(meta.get("data_status")).upper(),
+        auth_method=_text(meta.get("auth_method")),
+    )
 
 
 @dataclass(frozen=True)
