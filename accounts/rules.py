@@ -71,6 +71,14 @@ def _locked(mono_account_id: str) -> LinkedAccount:
         raise UnknownAccount(mono_account_id) from None
 
 
+def _clear_flag(account: LinkedAccount) -> None:
+    """No flag, no token (a token outliving its flag is only a liability), not awaiting anything."""
+    account.reauth_required = False
+    account.reauth_code = None
+    account.reauth_code_issued_at = None
+    account.reauth_submitted_at = None
+
+
 def _is_stale(last: datetime | None, occurred_at: datetime | None) -> bool:
     # Older payloads carry no timestamp: then arrival order is all we have.
     return occurred_at is not None and last is not None and occurred_at < last
@@ -117,10 +125,7 @@ def mark_reauthorised(*, mono_account_id: str, occurred_at: datetime | None = No
         return Change.STALE
     account.last_event_at = _advance(account.last_event_at, occurred_at)
     was_flagged = account.reauth_required
-    account.reauth_required = False
-    account.reauth_code = None
-    account.reauth_code_issued_at = None
-    account.reauth_submitted_at = None
+    _clear_flag(account)
     account.reauth_completed_at = timezone.now()
     account.save()
     from . import tasks
@@ -139,9 +144,7 @@ def mark_unlinked(*, mono_account_id: str, occurred_at: datetime | None = None) 
         return Change.STALE
     account.last_event_at = _advance(account.last_event_at, occurred_at)
     account.unlinked_at = occurred_at or timezone.now()
-    account.reauth_required = False
-    account.reauth_code = None
-    account.reauth_code_issued_at = None
+    _clear_flag(account)
     account.save()
     return Change.APPLIED
 
@@ -266,10 +269,7 @@ def clear_reauth_flag(*, mono_account_id: str, reason: str) -> Change:
     account = _locked(mono_account_id)
     if not account.reauth_required:
         return Change.UNCHANGED
-    account.reauth_required = False
-    account.reauth_code = None
-    account.reauth_code_issued_at = None
-    account.reauth_submitted_at = None
+    _clear_flag(account)
     account.reauth_completed_at = timezone.now()
     account.save()
     log.info("re-auth flag cleared by staff account=%s", account.pk)
