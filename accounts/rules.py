@@ -109,9 +109,7 @@ def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None
     account.save()
     from . import tasks  # tasks import rules; import here to keep the module graph one-way
 
-    transaction.on_commit(partial(tasks.notify_reauth_required.enqueue, account.pk))
-    if settings.MONO_REAUTH_MODE == "token":
-        transaction.on_commit(partial(tasks.mint_reauth_token.enqueue, account.mono_account_id))
+    transaction.on_commit(partial(tasks.follow_up_flag.enqueue, account.pk))  # email; token in token mode
     return Change.APPLIED
 
 

@@ -38,6 +38,18 @@ REFRESH_RETRY_BASE = timedelta(minutes=1)
 
 
 @task()
+def follow_up_flag(account_pk: int) -> dict:
+    """Everything a new flag needs once it is committed, queued as one task (one INSERT on the
+    webhook's path, not one per step): email the user once, then in token mode have a token ready.
+    The email goes first: it does not depend on Mono being up."""
+    outcome = {"emailed": notify_reauth_required.call(account_pk)}
+    if settings.MONO_REAUTH_MODE == "token":
+        mono_account_id = LinkedAccount.objects.filter(pk=account_pk).values_list("mono_account_id", flat=True).first()
+        outcome["token"] = mint_reauth_token.call(mono_account_id) if mono_account_id else "unknown_account"
+    return outcome
+
+
+@task()
 def mint_reauth_token(mono_account_id: str) -> str:
     """Token mode: have a fresh re-auth token ready for the user's next visit (best effort)."""
     try:

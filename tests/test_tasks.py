@@ -331,3 +331,21 @@ def test_token_mode_flag_prefetches_a_token_that_never_reaches_the_task_table(
     assert {status for status, _, _ in results} == {"SUCCESSFUL"}
     assert token not in repr(results)
     assert len(mail.outbox) == 1
+
+
+def test_token_mode_flag_queues_one_task_and_emails_even_when_mono_is_down(
+    transactional_db, account, real_mono, db_queue, settings
+):
+    settings.MONO_REAUTH_MODE = "token"
+    real_mono.post(f"{MONO}/accounts/{account.mono_account_id}/reauthorise", status=503)
+
+    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+    # One queued row per flag: the webhook's path pays one INSERT for all the follow-up work.
+    assert list(DBTaskResult.objects.values_list("task_path", flat=True)) == ["accounts.tasks.follow_up_flag"]
+    run_worker()
+
+    assert len(mail.outbox) == 1  # the email does not wait on Mono
+    result = DBTaskResult.objects.get()
+    assert (result.status, result.return_value) == ("SUCCESSFUL", {"emailed": True, "token": "failed"})
+    account.refresh_from_db()
+    assert account.reauth_code is None

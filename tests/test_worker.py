@@ -73,8 +73,8 @@ def test_db_worker_process_runs_the_queued_tasks_from_postgresql(transactional_d
     rules.mark_reauthorised(mono_account_id=other.mono_account_id)
     queued = DBTaskResult.objects.values_list("task_path", "status")
     assert sorted(queued) == [
-        ("accounts.tasks.notify_reauth_required", "READY"),
-        ("accounts.tasks.notify_reauth_required", "READY"),
+        ("accounts.tasks.follow_up_flag", "READY"),
+        ("accounts.tasks.follow_up_flag", "READY"),
         ("accounts.tasks.refresh_account_details", "READY"),
     ]
 
