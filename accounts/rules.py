@@ -90,6 +90,9 @@ def _advance(last: datetime | None, occurred_at: datetime | None) -> datetime | 
     return occurred_at if last is None else max(last, occurred_at)
 
 
+_FLAG_FIELDS = ["reauth_required", "reauth_requested_at", "reauth_submitted_at", "reauth_notified_at"]
+
+
 @_account_rule
 def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
     """Mono says the bank needs the user again (MFA): flag the account and tell the user once."""
@@ -106,7 +109,7 @@ def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None
     account.reauth_requested_at = timezone.now()
     account.reauth_submitted_at = None
     account.reauth_notified_at = None
-    account.save()
+    account.save(update_fields=[*_FLAG_FIELDS, "last_event_at", "updated_at"])  # the hot path: only what changed
     from . import tasks  # tasks import rules; import here to keep the module graph one-way
 
     transaction.on_commit(partial(tasks.follow_up_flag.enqueue, account.pk))  # email; token in token mode
