@@ -39,13 +39,6 @@ EVENTS = [
 ]
 FLAGGED = "(CASE WHEN g <= 1000 THEN g %% 10 = 0 ELSE g > 10000 AND g %% 100 = 0 END)"
 FAILED = "(CASE WHEN g <= 1000 THEN g %% 10 = 0 ELSE g %% 50 = 0 END)"
-# The two indexes notes/admin.md proposes (not in the migrations): --suggested-indexes adds them so
-# their effect can be measured; without the flag they are dropped, so the table is the code as shipped.
-SUGGESTED_INDEXES = {
-    "linkedaccount_awaiting_idx": "ON accounts_linkedaccount (reauth_submitted_at) "
-    "WHERE reauth_required AND unlinked_at IS NULL",
-    "linkedaccount_data_status_idx": "ON accounts_linkedaccount (data_status)",
-}
 LISTS = [
     ("accounts: flagged", "/admin/accounts/linkedaccount/?reauth_state=flagged"),
     ("accounts: all", "/admin/accounts/linkedaccount/"),
@@ -173,9 +166,6 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,1000000", help="row counts, ascending (default 1000,1000000)")
     parser.add_argument("--reps", type=int, default=11)
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
-    parser.add_argument(
-        "--suggested-indexes", action="store_true", help="add the indexes notes/admin.md proposes before seeding"
-    )
     parser.add_argument("--force", action="store_true", help="allow a database not named monolink_bench*")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -207,11 +197,6 @@ def main() -> None:
             "TRUNCATE webhooks_webhookevent, accounts_linkedaccount, accounts_user, django_admin_log, "
             "django_session RESTART IDENTITY CASCADE"
         )
-        for index, definition in SUGGESTED_INDEXES.items():
-            if args.suggested_indexes:
-                cursor.execute(f"CREATE INDEX IF NOT EXISTS {index} {definition}")
-            else:
-                cursor.execute(f"DROP INDEX IF EXISTS {index}")
     admin = User.objects.create_superuser("bench-admin", "bench-admin@example.com", "unused-password-0123456789")
     client = Client()
     client.force_login(admin)
@@ -237,8 +222,7 @@ def main() -> None:
 
     small, large = sizes[0], sizes[-1]
     print()
-    extra = " + the suggested indexes" if args.suggested_indexes else ""
-    print(f"Admin list render times{extra} (Django test Client, superuser, {args.reps} reps after one cold render)")
+    print(f"Admin list render times (Django test Client, superuser, {args.reps} reps after one cold render)")
     header = (
         f"| {'list':<24} | {'table rows':>10} | {'on page':>7} | {'median ms':>9} | {'min ms':>6} "
         f"| {'cold ms':>8} | {'queries':>7} |"
