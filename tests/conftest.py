@@ -1,5 +1,8 @@
+import json
 import os
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings
@@ -60,3 +63,37 @@ def make_account(db, user):
 @pytest.fixture
 def account(make_account):
     return make_account()
+
+
+class _Capture(BaseHTTPRequestHandler):
+    """Records each POST (path, lower-cased headers, raw body, decoded JSON) and answers as told."""
+
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            decoded = None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.server.received.append({"path": self.path, "headers": headers, "body": raw, "json": decoded})
+        answer = json.dumps(self.server.answer).encode()
+        self.send_response(self.server.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on 127.0.0.1 standing in for a webhook receiver (our own, not Mono)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
+    server.received, server.status, server.answer = [], 200, {"status": "processed"}
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/mono/"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -1,12 +1,9 @@
 """`manage.py mono_trigger`: Mono-shaped webhooks sent to a running server, like `stripe trigger`."""
 
-import json
 import os
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from pathlib import Path
 
@@ -18,38 +15,6 @@ from webhooks.management.commands.mono_trigger import Command
 
 ACCOUNT = "5f171a530295e231abca1153"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class _Capture(BaseHTTPRequestHandler):
-    def do_POST(self):
-        length = int(self.headers.get("content-length", 0))
-        self.server.received.append(
-            {
-                "path": self.path,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": json.loads(self.rfile.read(length)),
-            }
-        )
-        answer = json.dumps(self.server.answer).encode()
-        self.send_response(self.server.status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def receiver():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    server.received, server.status, server.answer = [], 200, {"status": "processed"}
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/mono/"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -75,7 +40,7 @@ def test_reauthorisation_required_is_sent_in_monos_shape_with_the_secret(receive
     assert request["path"] == "/webhooks/mono/"
     assert request["headers"]["mono-webhook-secret"] == "whsec-cli"
     assert request["headers"]["content-type"] == "application/json"
-    body = request["body"]
+    body = request["json"]
     assert body["event"] == "mono.events.reauthorisation_required"
     assert body["data"] == {"account": {"_id": ACCOUNT}}
     assert body["event_id"] and body["timestamp"].endswith("Z")
@@ -96,7 +61,7 @@ def test_reauthorisation_required_is_sent_in_monos_shape_with_the_secret(receive
 )
 def test_each_event_puts_the_account_id_where_mono_does(receiver, event, where):
     trigger(event, "--account", ACCOUNT, "--url", receiver.url)
-    body = receiver.received[0]["body"]
+    body = receiver.received[0]["json"]
     assert body["event"] == "mono.events." + event.removeprefix("mono.events.")
     assert where(body["data"]) == ACCOUNT
 
@@ -126,7 +91,7 @@ def test_account_updated_carries_details_and_sync_status(receiver):
         "--sync-status",
         "REAUTHORISATION_REQUIRED",
     )
-    data = receiver.received[0]["body"]["data"]
+    data = receiver.received[0]["json"]["data"]
     assert data["meta"]["data_status"] == "PARTIAL"
     assert data["meta"]["sync_status"] == "REAUTHORISATION_REQUIRED"
     assert set(data["account"]) >= {"_id", "name", "accountNumber", "currency", "balance", "type", "institution"}

@@ -3,9 +3,7 @@ which delivers Mono's webhooks over real HTTP with the webhook secret."""
 
 import importlib
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import pytest
@@ -30,41 +28,7 @@ ACCOUNT = "5f171a530295e231abca1153"
 COMPLETE = "/sandbox/complete/"
 
 
-# --- a local webhook receiver (what the sandbox delivers to) -------------------------------------
-
-
-class _Capture(BaseHTTPRequestHandler):
-    def do_POST(self):
-        length = int(self.headers.get("content-length", 0))
-        self.server.received.append(
-            {
-                "path": self.path,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": self.rfile.read(length),
-            }
-        )
-        answer = json.dumps({"ok": True}).encode()
-        self.send_response(self.server.status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-
-@pytest.fixture
-def receiver():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    server.received = []
-    server.status = 200
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/mono/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+# --- deliveries reach `receiver` (tests/conftest.py), a local stand-in for our webhook endpoint ---
 
 
 def wait_for(predicate, timeout=10.0):
@@ -79,7 +43,7 @@ def wait_for(predicate, timeout=10.0):
 def delivered(receiver, count):
     assert wait_for(lambda: len(receiver.received) >= count), f"got {len(receiver.received)} deliveries"
     time.sleep(0.2)  # nothing more should follow
-    return [json.loads(item["body"]) for item in receiver.received]
+    return [item["json"] for item in receiver.received]
 
 
 # --- the client -------------------------------------------------------------------------------
