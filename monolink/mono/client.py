@@ -69,12 +69,8 @@ class MonoClient:
         self.api_version = api_version or settings.MONO_API_VERSION
         self.timeout = timeout or settings.MONO_TIMEOUT
         self.max_retries = settings.MONO_MAX_RETRIES if max_retries is None else max_retries
-        self.backoff_factor = (
-            getattr(settings, "MONO_BACKOFF_FACTOR", 0.5) if backoff_factor is None else backoff_factor
-        )
-        self.retry_after_max = (
-            getattr(settings, "MONO_RETRY_AFTER_MAX", 30.0) if retry_after_max is None else retry_after_max
-        )
+        self.backoff_factor = settings.MONO_BACKOFF_FACTOR if backoff_factor is None else backoff_factor
+        self.retry_after_max = settings.MONO_RETRY_AFTER_MAX if retry_after_max is None else retry_after_max
         self.session = requests.Session()
         self.session.headers.update({"mono-sec-key": self._secret_key, "accept": "application/json"})
 
@@ -89,31 +85,31 @@ class MonoClient:
         path = "/v2/accounts/auth" if self.api_version == "v2" else "/account/auth"
         body = self._request("POST", path, json={"code": code})
         # v2 is documented flat {"id"} but has been seen wrapped {"status","message","data":{"id"}}.
-        data = body.get("data") if isinstance(body.get("data"), dict) else body
-        account_id = data.get("id")
+        account_id = _unwrap(body).get("id")
         if not isinstance(account_id, str) or not account_id:
             raise MonoBadResponse(f"Mono's code exchange answer has no account id (keys: {sorted(body)[:10]}).")
         return account_id
 
     def reauthorise(self, account_id: str) -> ReauthToken:
         body = self._request("POST", f"/accounts/{_segment(account_id)}/reauthorise")
-        data = body.get("data") if isinstance(body.get("data"), dict) else body
-        token = data.get("token")
+        token = _unwrap(body).get("token")
         if not isinstance(token, str) or not token:
             raise MonoBadResponse("Mono's re-authorise answer has no token.")
         return ReauthToken(token=token, issued_at=timezone.now())
 
     def get_account(self, account_id: str) -> AccountDetails:
-        prefix = "/v2/accounts" if self.api_version == "v2" else "/accounts"
-        body = self._request("GET", f"{prefix}/{_segment(account_id)}")
+        body = self._request("GET", f"{self._accounts}/{_segment(account_id)}")
         try:
             return parse_account(body, fallback_id=account_id)
         except (TypeError, ValueError, AttributeError) as exc:
             raise MonoBadResponse(f"Mono's account answer has an unexpected shape: {exc}") from None
 
     def unlink(self, account_id: str) -> None:
-        prefix = "/v2/accounts" if self.api_version == "v2" else "/accounts"
-        self._request("POST", f"{prefix}/{_segment(account_id)}/unlink", expect_json=False)
+        self._request("POST", f"{self._accounts}/{_segment(account_id)}/unlink", expect_json=False)
+
+    @property
+    def _accounts(self) -> str:
+        return "/v2/accounts" if self.api_version == "v2" else "/accounts"
 
     # --- transport -------------------------------------------------------------------------------
 
@@ -199,6 +195,11 @@ def _segment(account_id: str) -> str:
     return quote(account_id, safe="")  # an id can never reach another path
 
 
+def _unwrap(body: dict) -> dict:
+    """Mono's v2 envelope {"status", "message", "data": {...}} or a flat v1 answer: the payload."""
+    return body["data"] if isinstance(body.get("data"), dict) else body
+
+
 def _json_or_none(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -224,11 +225,11 @@ def _parse_retry_after(value: str | None) -> float | None:
 def parse_account(body: dict, *, fallback_id: str = "") -> AccountDetails:
     """Normalise v1 `{meta, account:{_id, accountNumber, institution:{bankCode}}}` and v2
     `{data:{account:{id, account_number, institution:{bank_code}}, meta}}` into AccountDetails."""
-    root = body["data"] if isinstance(body.get("data"), dict) else body
+    root = _unwrap(body)
     account = root.get("account")
     if not isinstance(account, dict):
         raise ValueError("no 'account' object")
-    meta = root.get("meta") if isinstance(root.get("meta"), dict) else {}
+    meta = root.get("meta")
     account_id = account.get("id") or account.get("_id") or fallback_id
     return details_from_mono(account_id="" if account_id is None else str(account_id), account=account, meta=meta)
 
