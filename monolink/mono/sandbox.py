@@ -82,7 +82,12 @@ def sandbox_details(account_id: str) -> AccountDetails:
 
 def issue_code(account_id: str) -> str:
     """The one-time `code` the sandbox widget hands to onSuccess (what Mono's widget does)."""
-    return signing.dumps({"a": account_id, "n": secrets.token_hex(4)}, salt=CODE_SALT, compress=False)
+    return _sign(account_id, salt=CODE_SALT)
+
+
+def _sign(account_id: str, *, salt: str) -> str:
+    # The nonce makes every code and token distinct, even two for one account in the same second.
+    return signing.dumps({"a": account_id, "n": secrets.token_hex(4)}, salt=salt, compress=False)
 
 
 def verify_reauth_token(token: str) -> str:
@@ -120,8 +125,7 @@ class SandboxClient:
 
     def reauthorise(self, account_id: str) -> ReauthToken:
         _require_account(account_id)
-        token = signing.dumps({"a": account_id, "n": secrets.token_hex(4)}, salt=TOKEN_SALT, compress=False)
-        return ReauthToken(token=token, issued_at=timezone.now())
+        return ReauthToken(token=_sign(account_id, salt=TOKEN_SALT), issued_at=timezone.now())
 
     def get_account(self, account_id: str) -> AccountDetails:
         return sandbox_details(_require_account(account_id))
