@@ -335,9 +335,8 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         number of flagged accounts and recent failures, not with the tables."""
         grace_start = timezone.now() - settings.REAUTH_GRACE_PERIOD
         flagged = LinkedAccount.objects.flagged()
-        # Two counts, not one aggregate: the first is then an index-only scan of the flagged partial
-        # index. The second reads the flagged rows' reauth_submitted_at (see notes/admin.md for the
-        # partial index that would make it index-only too).
+        # Two counts, not one aggregate: each is then an index-only scan of its own partial index
+        # (linkedaccount_flagged_idx, linkedaccount_awaiting_idx).
         counts = {"flagged": flagged.count(), "awaiting": flagged.filter(reauth_submitted_at__gte=grace_start).count()}
         failed = WebhookEvent.objects.filter(
             status=WebhookEvent.Status.FAILED, received_at__gte=timezone.now() - timedelta(hours=24)
