@@ -14,8 +14,9 @@ wsgi_app = "monolink.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # The classic sync-worker rule of thumb; WEB_CONCURRENCY is the conventional override.
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
-# No request waits on Mono for long (the client's timeouts are 3s + 15s; webhooks never call Mono),
-# so 30s only catches a stuck worker. Graceful restarts get the same time to finish requests.
+# No request waits on Mono longer than MONO_REQUEST_DEADLINE (8 s by default, retries and Retry-After
+# included; webhooks never call Mono), so 30 s only catches a stuck worker. Keep it well above that
+# deadline. Graceful restarts get the same time to finish requests.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = timeout
 keepalive = 5

@@ -30,7 +30,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from monolink.mono import MonoError
+from monolink.mono import Deadline, MonoError
 from webhooks.models import WebhookEvent
 
 from . import rules
@@ -410,8 +410,10 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.action(description="Fetch a fresh re-auth token", permissions=["change"])
     def fetch_reauth_token_action(self, request, queryset):
+        deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)  # one budget for the whole click
+
         def act(account):
-            change = rules.fetch_reauth_token(mono_account_id=account.mono_account_id)
+            change = rules.fetch_reauth_token(mono_account_id=account.mono_account_id, deadline=deadline)
             account.refresh_from_db(fields=["reauth_code"])
             masked = account.reauth_code_masked
             return messages.SUCCESS, f"Fetched a re-auth token: {change}" + (f" (token {masked})" if masked else "")
@@ -433,8 +435,10 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.action(description="Refresh details from Mono", permissions=["change"])
     def refresh_details_action(self, request, queryset):
+        deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)  # one budget for the whole click
+
         def act(account):
-            change = rules.refresh_details(mono_account_id=account.mono_account_id)
+            change = rules.refresh_details(mono_account_id=account.mono_account_id, deadline=deadline)
             return messages.SUCCESS, f"Refreshed details from Mono: {change}"
 
         return self._confirmed_action(request, queryset, "refresh_details_action", act)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from monolink.mono import AccountDetails, MonoError, get_client
+from monolink.mono import AccountDetails, Deadline, MonoError, get_client
 
 from .models import LinkedAccount
 
@@ -183,9 +183,9 @@ def _copy_details(account: LinkedAccount, details: AccountDetails) -> None:
             setattr(account, field, value)
 
 
-def refresh_details(*, mono_account_id: str) -> Change:
+def refresh_details(*, mono_account_id: str, deadline: Deadline | None = None) -> Change:
     """Ask Mono for the account's details (outside any transaction: a network call) and store them."""
-    details = get_client().get_account(mono_account_id)
+    details = get_client().get_account(mono_account_id, deadline=deadline)
     return apply_account_update(mono_account_id=mono_account_id, details=details, occurred_at=None)
 
 
@@ -213,9 +213,9 @@ def store_reauth_token(*, mono_account_id: str, token: str, issued_at: datetime)
     return Change.APPLIED
 
 
-def fetch_reauth_token(*, mono_account_id: str) -> Change:
+def fetch_reauth_token(*, mono_account_id: str, deadline: Deadline | None = None) -> Change:
     """Mint a token at Mono (token mode) and store it. Network first, then a short transaction."""
-    minted = get_client().reauthorise(mono_account_id)
+    minted = get_client().reauthorise(mono_account_id, deadline=deadline)
     return store_reauth_token(mono_account_id=mono_account_id, token=minted.token, issued_at=minted.issued_at)
 
 
@@ -247,7 +247,8 @@ def reauth_credential(account: LinkedAccount) -> Credential:
     if _token_is_fresh(account, timezone.now()):
         return Credential(account=account, value=account.reauth_code)
     try:
-        fetch_reauth_token(mono_account_id=account.mono_account_id)
+        deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)
+        fetch_reauth_token(mono_account_id=account.mono_account_id, deadline=deadline)
     except MonoError as exc:
         log.warning("re-auth token fetch failed account=%s error=%s", account.pk, type(exc).__name__)
         return Credential(account=account, value=None, error=exc.user_message)
@@ -307,7 +308,7 @@ def link_account(*, user, mono_account_id: str, details: AccountDetails | None =
     return account
 
 
-def link_with_code(*, user, code: str) -> LinkedAccount:
+def link_with_code(*, user, code: str, deadline: Deadline) -> LinkedAccount:
     """Link the account behind a Connect widget `code` (from `setup()`), exactly once per code.
 
     Mono codes are single-use: a code we already exchanged is answered from ExchangedCode, so a
@@ -322,7 +323,7 @@ def link_with_code(*, user, code: str) -> LinkedAccount:
         return link_account(user=user, mono_account_id=known)
     client = get_client()
     try:
-        mono_account_id = client.exchange_code(code)
+        mono_account_id = client.exchange_code(code, deadline=deadline)
     except MonoError:
         # A concurrent post of the same code may have won the exchange; Mono refuses the second.
         known = ExchangedCode.objects.filter(code_hash=code_hash).values_list("mono_account_id", flat=True).first()
@@ -332,7 +333,7 @@ def link_with_code(*, user, code: str) -> LinkedAccount:
     ExchangedCode.objects.get_or_create(code_hash=code_hash, defaults={"mono_account_id": mono_account_id})
     details = None
     try:
-        details = client.get_account(mono_account_id)
+        details = client.get_account(mono_account_id, deadline=deadline)
     except MonoError as exc:
         log.warning("details fetch after link failed account=%s error=%s", mono_account_id, type(exc).__name__)
     return link_account(user=user, mono_account_id=mono_account_id, details=details)

@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from monolink.mono import MonoError
+from monolink.mono import Deadline, MonoError
 
 from . import rules
 from .forms import CodeForm
@@ -155,7 +155,8 @@ def link_complete(request):
     if not form.is_valid():
         return _bad_request(form)
     try:
-        account = rules.link_with_code(user=request.user, code=form.cleaned_data["code"])
+        deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)
+        account = rules.link_with_code(user=request.user, code=form.cleaned_data["code"], deadline=deadline)
     except rules.AccountTakenError:
         message = "This bank account is already linked to another user, so it can't be linked here."
         return _link_failed(request, wants_json, message, status=409)

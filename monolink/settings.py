@@ -163,8 +163,13 @@ MONO_CONNECT_JS_URL = env.str("MONO_CONNECT_JS_URL", default="") or (
 MONO_SANDBOX_WEBHOOK_URL = env.str("MONO_SANDBOX_WEBHOOK_URL", default="")
 MONO_TIMEOUT = (env.float("MONO_CONNECT_TIMEOUT", default=3.05), env.float("MONO_READ_TIMEOUT", default=15))
 MONO_MAX_RETRIES = env.int("MONO_MAX_RETRIES", default=3)
+# One total budget per call to Mono, retries and waits included (monolink.mono.Deadline): a web request
+# must answer well inside gunicorn's timeout; a background task can afford to wait longer.
+MONO_REQUEST_DEADLINE = env.float("MONO_REQUEST_DEADLINE", default=8)
+MONO_TASK_DEADLINE = env.float("MONO_TASK_DEADLINE", default=60)
 # Exponential backoff between retries: factor * 2**attempt seconds, full jitter, capped; a
-# Retry-After from Mono is honoured up to MONO_RETRY_AFTER_MAX seconds.
+# Retry-After from Mono is honoured when it is at most MONO_RETRY_AFTER_MAX seconds and fits in the
+# deadline, else the call fails at once with MonoRateLimited (the caller retries later).
 MONO_BACKOFF_FACTOR = env.float("MONO_BACKOFF_FACTOR", default=0.5)
 MONO_RETRY_AFTER_MAX = env.float("MONO_RETRY_AFTER_MAX", default=30)
 # Mono's re-auth tokens live 10 minutes; reuse one only while it has this margin left.

@@ -1,8 +1,10 @@
 import json
 import os
+import socket
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -97,3 +99,36 @@ def receiver():
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def hanging_mono():
+    """Mono on a bad day: a real socket on 127.0.0.1 that accepts connections and never answers.
+
+    `url` is its base URL (point settings.MONO_API_BASE_URL at it); `accepted` counts connections.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_forever():
+        while not stop.is_set():
+            try:
+                conn, _addr = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(conn)  # kept open, never read from or written to
+
+    thread = threading.Thread(target=accept_forever, name="hanging-mono", daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{listener.getsockname()[1]}", accepted=held)
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()

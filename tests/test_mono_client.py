@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from monolink.mono import (
     AccountDetails,
+    Deadline,
     Institution,
     MonoAuthError,
     MonoBadResponse,
@@ -274,13 +275,66 @@ def test_429_then_200_retries_honouring_retry_after(client, mocked, sleeps):
     assert sleeps == [2.0]
 
 
-def test_retry_after_is_capped(client, mocked, sleeps):
+def test_retry_after_over_the_cap_fails_at_once_instead_of_waiting(client, mocked, sleeps):
     mocked.post(f"{API}/v2/accounts/auth", status=429, headers={"Retry-After": "3600"}, json={})
     mocked.post(f"{API}/v2/accounts/auth", json={"id": ACCOUNT})
 
-    client.exchange_code("code_abc")
+    with pytest.raises(MonoRateLimited) as caught:
+        client.exchange_code("code_abc")
 
-    assert sleeps == [5.0]  # settings.MONO_RETRY_AFTER_MAX in this test
+    assert sleeps == []  # 3600 s is over settings.MONO_RETRY_AFTER_MAX (5 here): no wait, no early retry
+    assert len(mocked.calls) == 1
+    assert caught.value.retry_after == 3600  # a task's backoff can honour it
+
+
+def test_retry_after_longer_than_what_is_left_of_the_deadline_fails_at_once(client, mocked, sleeps):
+    mocked.get(f"{API}/v2/accounts/{ACCOUNT}", status=429, headers={"Retry-After": "4"}, json={})
+    mocked.get(f"{API}/v2/accounts/{ACCOUNT}", json={"account": {"_id": ACCOUNT}})
+
+    with pytest.raises(MonoRateLimited) as caught:
+        client.get_account(ACCOUNT, deadline=Deadline.after(2))
+
+    assert sleeps == []
+    assert len(mocked.calls) == 1
+    assert caught.value.user_message.startswith("Too many requests")
+
+
+def test_each_attempt_waits_no_longer_than_what_is_left_of_the_deadline(client, mocked):
+    mocked.post(f"{API}/v2/accounts/auth", json={"id": ACCOUNT})
+
+    client.exchange_code("code_abc", deadline=Deadline.after(2))
+
+    connect, read = mocked.calls[0].request.req_kwargs["timeout"]
+    assert 0 < connect <= 2
+    assert 0 < read <= 2  # settings say 15 s; the deadline wins
+
+
+def test_an_expired_deadline_fails_without_calling_mono(client, mocked):
+    mocked.get(f"{API}/v2/accounts/{ACCOUNT}", json={"account": {"_id": ACCOUNT}})
+
+    with pytest.raises(MonoUnavailable, match="within the deadline"):
+        client.get_account(ACCOUNT, deadline=Deadline.after(0))
+
+    assert len(mocked.calls) == 0
+
+
+@pytest.mark.parametrize("call", ["exchange_code", "reauthorise", "get_account", "unlink"])
+def test_a_hanging_mono_costs_the_deadline_and_no_more(mono_settings, hanging_mono, call):
+    """Real sockets, real clock: Mono accepts the connection and never answers."""
+    mono_settings.MONO_API_BASE_URL = hanging_mono.url
+    mono_settings.MONO_TIMEOUT = (3.05, 15)
+    mono_settings.MONO_MAX_RETRIES = 3
+    client = MonoClient()
+    argument = "code_abc" if call == "exchange_code" else ACCOUNT
+
+    started = time.monotonic()
+    with pytest.raises(MonoUnavailable) as caught:
+        getattr(client, call)(argument, deadline=Deadline.after(1.0))
+    elapsed = time.monotonic() - started
+
+    assert 0.9 <= elapsed < 1.5  # the deadline, not 4 x (3.05 + 15) s of attempts
+    assert len(hanging_mono.accepted) >= 1  # it really reached the socket
+    assert caught.value.user_message.startswith("We couldn't reach")
 
 
 def test_429_exhausted_is_rate_limited(client, mocked, caplog):

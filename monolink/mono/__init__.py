@@ -10,6 +10,7 @@ from django.utils.module_loading import import_string
 
 from .types import (
     AccountDetails,
+    Deadline,
     Institution,
     MonoAuthError,
     MonoBadResponse,
@@ -25,6 +26,7 @@ from .types import (
 
 __all__ = [
     "AccountDetails",
+    "Deadline",
     "Institution",
     "MonoAuthError",
     "MonoBadResponse",

@@ -1,8 +1,9 @@
 """The real Mono API client: the only code in monolink that calls Mono over HTTP.
 
 One `requests.Session` per client with Mono's headers; every call goes through `_request`, which
-retries 429, 5xx, connection errors and timeouts with exponential backoff and jitter, and turns
-every failure into a typed `MonoError` whose message never contains our secret key.
+retries 429, 5xx, connection errors and timeouts with exponential backoff and jitter inside the
+caller's `Deadline` (attempts, waits and Retry-After all draw on it), and turns every failure into a
+typed `MonoError` whose message never contains our secret key.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from .types import (
     AccountDetails,
+    Deadline,
     MonoAuthError,
     MonoBadResponse,
     MonoCannotReauthorise,
@@ -47,10 +49,13 @@ class MonoClient:
     """Mono's HTTP API (v1 or v2 paths per settings.MONO_API_VERSION), typed in and out.
 
     Retries are written here rather than delegated to urllib3's `Retry` on the adapter because
-    (1) `Retry` does not cap a server's Retry-After (a `Retry-After: 3600` would hang a page for
-    an hour), (2) after exhausting status retries we must still know whether the last answer was a
-    429 or a 5xx to raise the right typed error, and (3) `responses`, our test boundary, does not
-    drive urllib3's retries on connection errors and timeouts, so those would go untested.
+    (1) `Retry` knows no total deadline (a `Retry-After: 3600` or a hanging Mono would hold a page
+    far past gunicorn's timeout), (2) after exhausting status retries we must still know whether the
+    last answer was a 429 or a 5xx to raise the right typed error, and (3) `responses`, our test
+    boundary, does not drive urllib3's retries on connection errors and timeouts.
+
+    The read timeout bounds each wait for a byte, so a Mono that accepts and never answers costs
+    at most the deadline; one that trickles a byte at a time could stretch a single attempt.
     """
 
     def __init__(
@@ -79,33 +84,33 @@ class MonoClient:
 
     # --- the four calls --------------------------------------------------------------------------
 
-    def exchange_code(self, code: str) -> str:
+    def exchange_code(self, code: str, *, deadline: Deadline | None = None) -> str:
         if not code or not isinstance(code, str):
             raise MonoRequestError("The widget code is empty.")
         path = "/v2/accounts/auth" if self.api_version == "v2" else "/account/auth"
-        body = self._request("POST", path, json={"code": code})
+        body = self._request("POST", path, deadline, json={"code": code})
         # v2 is documented flat {"id"} but has been seen wrapped {"status","message","data":{"id"}}.
         account_id = _unwrap(body).get("id")
         if not isinstance(account_id, str) or not account_id:
             raise MonoBadResponse(f"Mono's code exchange answer has no account id (keys: {sorted(body)[:10]}).")
         return account_id
 
-    def reauthorise(self, account_id: str) -> ReauthToken:
-        body = self._request("POST", f"/accounts/{_segment(account_id)}/reauthorise")
+    def reauthorise(self, account_id: str, *, deadline: Deadline | None = None) -> ReauthToken:
+        body = self._request("POST", f"/accounts/{_segment(account_id)}/reauthorise", deadline)
         token = _unwrap(body).get("token")
         if not isinstance(token, str) or not token:
             raise MonoBadResponse("Mono's re-authorise answer has no token.")
         return ReauthToken(token=token, issued_at=timezone.now())
 
-    def get_account(self, account_id: str) -> AccountDetails:
-        body = self._request("GET", f"{self._accounts}/{_segment(account_id)}")
+    def get_account(self, account_id: str, *, deadline: Deadline | None = None) -> AccountDetails:
+        body = self._request("GET", f"{self._accounts}/{_segment(account_id)}", deadline)
         try:
             return parse_account(body, fallback_id=account_id)
         except (TypeError, ValueError, AttributeError) as exc:
             raise MonoBadResponse(f"Mono's account answer has an unexpected shape: {exc}") from None
 
-    def unlink(self, account_id: str) -> None:
-        self._request("POST", f"{self._accounts}/{_segment(account_id)}/unlink", expect_json=False)
+    def unlink(self, account_id: str, *, deadline: Deadline | None = None) -> None:
+        self._request("POST", f"{self._accounts}/{_segment(account_id)}/unlink", deadline, expect_json=False)
 
     @property
     def _accounts(self) -> str:
@@ -113,17 +118,25 @@ class MonoClient:
 
     # --- transport -------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, json: Any = None, expect_json: bool = True) -> dict:
+    def _request(
+        self, method: str, path: str, deadline: Deadline | None, *, json: Any = None, expect_json: bool = True
+    ) -> dict:
+        deadline = deadline or Deadline.after(settings.MONO_TASK_DEADLINE)
         url = self.base_url + path
         attempt = 0
         while True:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise MonoUnavailable(f"Mono did not answer {method} {path} within the deadline ({attempt} attempts).")
+            connect, read = self.timeout
             try:
-                response = self.session.request(method, url, json=json, timeout=self.timeout)
+                response = self.session.request(
+                    method, url, json=json, timeout=(min(connect, remaining), min(read, remaining))
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 # A timeout on a POST may have reached Mono: the four calls are safe to repeat
                 # (exchange is idempotent for a code, a second token just supersedes the first).
-                if attempt < self.max_retries:
-                    self._sleep(attempt, None)
+                if attempt < self.max_retries and self._wait(attempt, None, deadline):
                     attempt += 1
                     log.warning("mono %s %s %s; retry %d", method, path, type(exc).__name__, attempt)
                     continue
@@ -133,19 +146,30 @@ class MonoClient:
             except requests.RequestException as exc:
                 raise MonoUnavailable(f"Mono request {method} {path} failed ({type(exc).__name__}).") from None
             status = response.status_code
-            if status in RETRY_STATUSES and attempt < self.max_retries:
-                self._sleep(attempt, response.headers.get("Retry-After"))
+            if (
+                status in RETRY_STATUSES
+                and attempt < self.max_retries
+                and self._wait(attempt, response.headers.get("Retry-After"), deadline)
+            ):
                 attempt += 1
                 log.warning("mono %s %s answered %d; retry %d", method, path, status, attempt)
                 continue
             return self._handle(response, method, path, attempts=attempt + 1, expect_json=expect_json)
 
-    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+    def _wait(self, attempt: int, retry_after: str | None, deadline: Deadline) -> bool:
+        """Sleep before the next attempt and return True, or return False at once when the wait
+        does not fit: what is left of the deadline, or a Retry-After over MONO_RETRY_AFTER_MAX (then
+        the caller, a user or a task's own backoff, retries later instead of this call hanging)."""
         delay = _parse_retry_after(retry_after)
         if delay is None:
             # Full jitter: spreads retries from several app servers hitting the same 429.
             delay = random.uniform(0, min(_BACKOFF_MAX, self.backoff_factor * (2**attempt)))
-        time.sleep(max(0.0, min(delay, self.retry_after_max)))
+        elif delay > self.retry_after_max:
+            return False
+        if delay >= deadline.remaining():
+            return False
+        time.sleep(max(0.0, delay))
+        return True
 
     def _handle(self, response: requests.Response, method: str, path: str, *, attempts: int, expect_json: bool):
         status = response.status_code
@@ -169,7 +193,11 @@ class MonoClient:
         if status == 404:
             raise MonoNotFound(f"{where}: {message}".rstrip(": "), status=status)
         if status == 429:
-            raise MonoRateLimited(f"{where} after {attempts} attempts: {message}".rstrip(": "), status=status)
+            raise MonoRateLimited(
+                f"{where} after {attempts} attempts: {message}".rstrip(": "),
+                status=status,
+                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+            )
         if status >= 500:
             raise MonoUnavailable(f"{where} after {attempts} attempts: {message}".rstrip(": "), status=status)
         if 400 <= status < 500:

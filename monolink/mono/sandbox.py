@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
-from .types import AccountDetails, Institution, MonoNotFound, MonoRequestError, ReauthToken
+from .types import AccountDetails, Deadline, Institution, MonoNotFound, MonoRequestError, ReauthToken
 
 CODE_SALT = "monolink.mono.sandbox.code"
 TOKEN_SALT = "monolink.mono.sandbox.reauth-token"  # noqa: S105 (a salt, not a secret)
@@ -118,19 +118,19 @@ def _require_account(account_id: str) -> str:
 
 
 class SandboxClient:
-    """Same interface as MonoClient; see the module docstring."""
+    """Same interface as MonoClient; see the module docstring. Answers at once, so deadlines are moot."""
 
-    def exchange_code(self, code: str) -> str:
+    def exchange_code(self, code: str, *, deadline: Deadline | None = None) -> str:
         return _load(code, salt=CODE_SALT, max_age=CODE_MAX_AGE_SECONDS, what="widget code")
 
-    def reauthorise(self, account_id: str) -> ReauthToken:
+    def reauthorise(self, account_id: str, *, deadline: Deadline | None = None) -> ReauthToken:
         _require_account(account_id)
         return ReauthToken(token=_sign(account_id, salt=TOKEN_SALT), issued_at=timezone.now())
 
-    def get_account(self, account_id: str) -> AccountDetails:
+    def get_account(self, account_id: str, *, deadline: Deadline | None = None) -> AccountDetails:
         return sandbox_details(_require_account(account_id))
 
-    def unlink(self, account_id: str) -> None:
+    def unlink(self, account_id: str, *, deadline: Deadline | None = None) -> None:
         _require_account(account_id)  # stateless: nothing to forget
 
     def __repr__(self) -> str:

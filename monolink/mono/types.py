@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -78,6 +79,25 @@ def details_from_mono(*, account_id: str, account: Any, meta: Any) -> AccountDet
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """A point in time (monotonic clock) by which a call to Mono must have answered, retries included.
+
+    A web request gets settings.MONO_REQUEST_DEADLINE, well under gunicorn's timeout; a background task
+    gets settings.MONO_TASK_DEADLINE. Passed down as one object so every retry and wait draws on the
+    same budget instead of each starting its own.
+    """
+
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+
+@dataclass(frozen=True)
 class ReauthToken:
     token: str
     issued_at: datetime
@@ -115,6 +135,10 @@ class MonoCannotReauthorise(MonoError):
 class MonoRateLimited(MonoError):
     user_message = "Too many requests to the bank connection service. Please try again in a minute."
 
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message, status=status)
+        self.retry_after = retry_after  # seconds Mono asked us to wait, when it said
+
 
 class MonoUnavailable(MonoError):
     """5xx, timeouts and connection errors after retries."""
@@ -129,14 +153,17 @@ class MonoRequestError(MonoError):
 
 
 class MonoClientProtocol(Protocol):
-    def exchange_code(self, code: str) -> str:
+    """Every call takes the caller's deadline; None means a background task's budget
+    (settings.MONO_TASK_DEADLINE). Request paths always pass Deadline.after(MONO_REQUEST_DEADLINE)."""
+
+    def exchange_code(self, code: str, *, deadline: Deadline | None = None) -> str:
         """Exchange the widget's one-time `code` for the Mono account id."""
 
-    def reauthorise(self, account_id: str) -> ReauthToken:
+    def reauthorise(self, account_id: str, *, deadline: Deadline | None = None) -> ReauthToken:
         """Mint a re-auth token (token mode; valid 10 minutes)."""
 
-    def get_account(self, account_id: str) -> AccountDetails:
+    def get_account(self, account_id: str, *, deadline: Deadline | None = None) -> AccountDetails:
         """Fetch and normalise the account's details."""
 
-    def unlink(self, account_id: str) -> None:
+    def unlink(self, account_id: str, *, deadline: Deadline | None = None) -> None:
         """Unlink the account at Mono."""
