@@ -20,6 +20,23 @@ def mono_keys_check(app_configs, **kwargs):
     return []
 
 
+@register()
+def task_backend_check(app_configs, **kwargs):
+    # In-process tasks die with the web process and are never retried: a production site would lose
+    # emails and refreshes on every deploy, and run Mono calls inside webhook requests.
+    if not settings.DEBUG and settings.TASKS_BACKEND == "in_process" and not settings.TASKS_ALLOW_IN_PROCESS:
+        return [
+            Error(
+                "TASKS_BACKEND is 'in_process' with DEBUG off: background tasks would run inside web "
+                "requests and be lost when a process stops.",
+                hint="Use PostgreSQL (DATABASE_URL) with TASKS_BACKEND=procrastinate and run "
+                "`python manage.py procrastinate worker`; or set TASKS_ALLOW_IN_PROCESS=true for a demo site.",
+                id="monolink.E002",
+            )
+        ]
+    return []
+
+
 @register(Tags.security, deploy=True)
 def site_url_check(app_configs, **kwargs):
     # SITE_URL is the link in the re-auth email: a localhost or plain-HTTP one reaches nobody safely.

@@ -110,9 +110,6 @@ def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None
     account.reauth_submitted_at = None
     account.reauth_notified_at = None
     account.save(update_fields=[*_FLAG_FIELDS, "last_event_at", "updated_at"])  # the hot path: only what changed
-    from . import tasks  # tasks import rules; import here to keep the module graph one-way
-
-    transaction.on_commit(partial(tasks.follow_up_flag.enqueue, account.pk))  # email; token in token mode
     return Change.APPLIED
 
 
@@ -129,10 +126,6 @@ def mark_reauthorised(*, mono_account_id: str, occurred_at: datetime | None = No
     _clear_flag(account)
     account.reauth_completed_at = timezone.now()
     account.save()
-    from . import tasks
-
-    # The webhook is a hint; the API is the truth.
-    transaction.on_commit(partial(tasks.refresh_account_details.enqueue, account.mono_account_id))
     return Change.APPLIED if was_flagged else Change.UNCHANGED
 
 
@@ -187,17 +180,6 @@ def refresh_details(*, mono_account_id: str, deadline: Deadline | None = None) -
     """Ask Mono for the account's details (outside any transaction: a network call) and store them."""
     details = get_client().get_account(mono_account_id, deadline=deadline)
     return apply_account_update(mono_account_id=mono_account_id, details=details, occurred_at=None)
-
-
-def request_refresh(*, mono_account_id: str) -> None:
-    """Have a worker fetch the account from Mono once the caller's transaction commits.
-
-    For the account_updated handler: the webhook is a hint, the API is the truth. Not called from
-    apply_account_update, because the refresh task itself stores its answer through that rule.
-    """
-    from . import tasks
-
-    transaction.on_commit(partial(tasks.refresh_account_details.enqueue, mono_account_id))
 
 
 @transaction.atomic

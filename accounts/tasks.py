@@ -1,121 +1,81 @@
-"""Background work that must not hold up a webhook answer: Mono API calls and email.
+"""Background work that must not hold up a web answer: Mono API calls and email (monolink.taskqueue).
 
-Run by Django's Tasks API (the django-tasks backport): in-process right after commit with the
-immediate backend (the embedded default), by `python manage.py db_worker` with the database backend
-(production). accounts.rules enqueues them with `transaction.on_commit`, so a task never sees
-uncommitted state and a rolled-back webhook enqueues nothing.
-
-Every task is safe to run twice (a worker may die after the work but before recording success, and
-staff may re-enqueue a failed one): each re-reads the account and goes through the same idempotent
-rules. Arguments and return values are stored in the task table and shown in admin, so they are ids
-and outcomes, never a token or a key.
+`queue_*` are what callers use: inside the caller's transaction, so with Procrastinate the job
+commits with the state change that asked for it (an outbox), and a rolled-back webhook queues
+nothing. Every task is safe to run twice (a worker may die after the work but before the job is
+marked done, and staff may retry a failed job): each re-reads the account and goes through the same
+idempotent rules. Job arguments are shown in admin, so they are ids, never a token or a key. No task
+holds a row lock while it talks to Mono or to the mail server.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import smtplib
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
+from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
-from django_tasks import task
 
-from monolink.mono import MonoError, MonoRateLimited, MonoUnavailable
+from monolink.mono import Deadline, MonoRateLimited, MonoUnavailable
+from monolink.taskqueue import QUEUE_MAIL, QUEUE_MONO, Backoff, app, defer
 
 from . import rules
 from .models import LinkedAccount
 
 log = logging.getLogger(__name__)
 
-# Mono outages and 429s are transient; the client already retried within the call (seconds), so
-# the task waits longer between attempts: 1, 2, 4, 8 minutes, then fails for staff to see.
-REFRESH_MAX_ATTEMPTS = 5
-REFRESH_RETRY_BASE = timedelta(minutes=1)
+
+def queue_reauth_email(*, mono_account_id: str) -> None:
+    """Tell the user their bank wants them again. The lock keeps two sends for one account apart."""
+    defer(send_reauth_email, lock=f"mail:{mono_account_id}", mono_account_id=mono_account_id)
 
 
-@task()
-def follow_up_flag(account_pk: int) -> dict:
-    """Everything a new flag needs once it is committed, queued as one task (one INSERT on the
-    webhook's path, not one per step): email the user once, then in token mode have a token ready.
-    The email goes first: it does not depend on Mono being up."""
-    outcome = {"emailed": notify_reauth_required.call(account_pk)}
-    if settings.MONO_REAUTH_MODE == "token":
-        mono_account_id = LinkedAccount.objects.filter(pk=account_pk).values_list("mono_account_id", flat=True).first()
-        outcome["token"] = mint_reauth_token.call(mono_account_id) if mono_account_id else "unknown_account"
-    return outcome
+def queue_refresh(*, mono_account_id: str) -> None:
+    """Fetch the account from Mono soon; one waiting refresh per account is enough."""
+    defer(refresh_account_details, queueing_lock=f"refresh:{mono_account_id}", mono_account_id=mono_account_id)
 
 
-@task()
-def mint_reauth_token(mono_account_id: str) -> str:
-    """Token mode: have a fresh re-auth token ready for the user's next visit (best effort)."""
-    try:
-        return rules.fetch_reauth_token(mono_account_id=mono_account_id)
-    except rules.UnknownAccount:
-        return "unknown_account"
-    except MonoError as exc:
-        # The re-auth page mints one on demand anyway: a failed prefetch is not worth a retry.
-        log.warning("re-auth token prefetch failed account=%s error=%s", mono_account_id, type(exc).__name__)
-        return "failed"
-
-
-@task()
-def refresh_account_details(mono_account_id: str, attempt: int = 1) -> str:
-    """Fetch the account from Mono and store it: the webhook is a hint, the API is the truth.
-
-    On a transient Mono failure the task re-enqueues itself with a delay (the database backend has
-    no retries of its own) and reports "retry_scheduled"; after the last attempt, or on any other
-    Mono error, it raises, so the task result is FAILED with its traceback in admin.
-    """
+# Mono outages and 429s are transient; the client already retried within its deadline, so the task
+# backs off for longer (2 s doubling to 15 min, ~2 h in all) before it fails for staff to see.
+@app.task(queue=QUEUE_MONO, retry=Backoff(max_attempts=12, retry_exceptions=(MonoUnavailable, MonoRateLimited)))
+def refresh_account_details(mono_account_id: str) -> str:
+    """Fetch the account from Mono and store it: the webhook is a hint, the API is the truth."""
     if not LinkedAccount.objects.linked().filter(mono_account_id=mono_account_id).exists():
         return "skipped"  # unlinked or deleted since: Mono would only answer 404
     try:
-        return rules.refresh_details(mono_account_id=mono_account_id)
+        deadline = Deadline.after(settings.MONO_TASK_DEADLINE)
+        return rules.refresh_details(mono_account_id=mono_account_id, deadline=deadline)
     except rules.UnknownAccount:
         return "skipped"  # deleted between the check and the update
-    except (MonoUnavailable, MonoRateLimited) as exc:
-        backend = refresh_account_details.get_backend()
-        if attempt >= REFRESH_MAX_ATTEMPTS or not backend.supports_defer:
-            raise
-        run_after = timezone.now() + REFRESH_RETRY_BASE * 2 ** (attempt - 1)
-        retry = refresh_account_details.using(run_after=run_after).enqueue(mono_account_id, attempt=attempt + 1)
-        log.warning(
-            "account refresh failed account=%s error=%s attempt=%d; retry %s at %s",
-            mono_account_id,
-            type(exc).__name__,
-            attempt,
-            retry.id,
-            run_after.isoformat(),
-        )
-        return "retry_scheduled"
 
 
-@task()
-def notify_reauth_required(account_pk: int) -> bool:
-    """Email the user once per flag, however many times Mono repeats the webhook or the task runs.
+# A mail server answering 4xx (451 greylisting, full queues) or not answering is transient.
+@app.task(queue=QUEUE_MAIL, retry=Backoff(max_attempts=12, retry_exceptions=(smtplib.SMTPException, OSError)))
+def send_reauth_email(mono_account_id: str) -> str:
+    """Email the user once per flag, however often Mono repeats the webhook or the job runs.
 
-    The claim (rules.mark_notified) and the send share one transaction: a second run waits on the
-    claimed row and then finds it taken; a failed send rolls the claim back, so a re-run can send.
+    Sent first, recorded after, with no lock held meanwhile: a worker killed between the two sends
+    it again on the rerun (at least once; the Message-ID is the same, so mail systems can fold the
+    copies), never zero times.
     """
-    with transaction.atomic():
-        if not rules.mark_notified(account_pk=account_pk):
-            return False
-        account = LinkedAccount.objects.select_related("user").get(pk=account_pk)
-        if not account.user.email:
-            return False
-        context = {
-            "account": account,
-            "user": account.user,
-            "url": settings.SITE_URL + reverse("accounts:reauth"),
-        }
-        send_mail(
-            subject=f"Reconnect your {account.institution_name or 'bank'} account",
-            message=render_to_string("accounts/email/reauth_required.txt", context),
-            from_email=None,
-            recipient_list=[account.user.email],
-        )
-    log.info("re-auth email sent account=%s", account_pk)
-    return True
+    account = LinkedAccount.objects.select_related("user").filter(mono_account_id=mono_account_id).first()
+    if account is None or not account.reauth_required or account.unlinked_at:
+        return "not_flagged"
+    if account.reauth_notified_at is not None:
+        return "already_sent"
+    if not account.user.email:
+        return "no_address"
+    context = {"account": account, "user": account.user, "url": settings.SITE_URL + reverse("accounts:reauth")}
+    flag_started = int(account.reauth_requested_at.timestamp()) if account.reauth_requested_at else 0
+    EmailMessage(
+        subject=f"Reconnect your {account.institution_name or 'bank'} account",
+        body=render_to_string("accounts/email/reauth_required.txt", context),
+        to=[account.user.email],
+        headers={"Message-ID": f"<reauth-{account.pk}-{flag_started}@{urlsplit(settings.SITE_URL).hostname}>"},
+    ).send()
+    rules.mark_notified(account_pk=account.pk)
+    log.info("re-auth email sent account=%s", account.pk)
+    return "sent"

@@ -167,12 +167,8 @@ def stats() -> dict:
     from django.db import connection
 
     tables = {"webhook_events": "webhooks_webhookevent", "durable_rows": "bench_durable"}
-    try:
-        from django_tasks_db.models import DBTaskResult
-
-        tables["queued_tasks"] = DBTaskResult._meta.db_table
-    except ImportError:  # pragma: no cover - depends on the tasks backend installed
-        pass
+    if connection.vendor == "postgresql":  # Procrastinate's queue exists only there
+        tables["queued_tasks"] = "procrastinate_jobs"
     out = {}
     with connection.cursor() as cursor:
         for name, table in tables.items():

@@ -50,8 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "csp",
-    "django_tasks",
-    "django_tasks_db",
+    "procrastinate.contrib.django",
     "accounts",
     "webhooks",
 ]
@@ -197,17 +196,39 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Background tasks (django-tasks: Django's Tasks API backport) -------------------------------
-# "immediate" runs a task in-process after commit (the embedded default); "database" queues it for
-# `python manage.py db_worker` (production).
-TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate")
-TASKS = {
-    "default": {
-        "BACKEND": {
-            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
-            "database": "django_tasks_db.DatabaseBackend",
-        }[TASKS_BACKEND],
-    }
+# --- Background tasks (monolink/taskqueue.py, docs/tasks.md) -------------------------------------
+# "procrastinate": jobs in our PostgreSQL database, run by `python manage.py procrastinate worker`
+# (production). "in_process": run in this process right after commit, no retries, for `./dev run` on
+# SQLite, where Procrastinate cannot run; production refuses it (monolink.E002) unless
+# TASKS_ALLOW_IN_PROCESS=true says a demo site accepts losing tasks.
+_ON_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="") or ("procrastinate" if _ON_POSTGRES else "in_process")
+if TASKS_BACKEND not in {"procrastinate", "in_process"}:
+    raise ImproperlyConfigured("TASKS_BACKEND must be 'procrastinate' or 'in_process'.")
+if TASKS_BACKEND == "procrastinate" and not _ON_POSTGRES:
+    raise ImproperlyConfigured("TASKS_BACKEND=procrastinate needs PostgreSQL (DATABASE_URL=postgres://...).")
+TASKS_ALLOW_IN_PROCESS = env.bool("TASKS_ALLOW_IN_PROCESS", default=False)
+if not _ON_POSTGRES:
+    MIGRATION_MODULES = {"procrastinate": None}  # its schema is PostgreSQL-only; nothing to create here
+# A worker writes a heartbeat every TASKS_HEARTBEAT seconds; one silent for TASKS_STALLED_AFTER is
+# dead and its jobs are queued again by the reaper (every 5 s). Retries of transient failures wait
+# TASKS_RETRY_BASE * 2**attempt seconds (jittered), at most TASKS_RETRY_CAP.
+TASKS_HEARTBEAT = env.float("TASKS_HEARTBEAT", default=2)
+TASKS_STALLED_AFTER = env.float("TASKS_STALLED_AFTER", default=6)
+TASKS_RETRY_BASE = env.float("TASKS_RETRY_BASE", default=2)
+TASKS_RETRY_CAP = env.float("TASKS_RETRY_CAP", default=900)
+PROCRASTINATE_IMPORT_PATHS = ["monolink.taskqueue"]
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "concurrency": env.int("TASKS_CONCURRENCY", default=4),
+    "update_heartbeat_interval": TASKS_HEARTBEAT,
+    "stalled_worker_timeout": TASKS_STALLED_AFTER,
+    # Polling instead of LISTEN/NOTIFY: a worker whose listening connection drops (a database blip)
+    # stops itself, while a polling one reconnects and carries on. A new job waits up to a second.
+    "listen_notify": False,
+    "fetch_job_polling_interval": env.float("TASKS_POLL_INTERVAL", default=1),
+    # Finished jobs leave the table (it is the queue, kept small); failed ones stay for staff.
+    "delete_jobs": "successful",
+    "shutdown_graceful_timeout": 30,
 }
 
 # --- Email ---------------------------------------------------------------------------------------
@@ -267,5 +288,8 @@ LOGGING = {
         # mail_admins): one line per event, redacted, in one format.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
+        # Start-up chatter on every manage.py command; job start/finish lines stay at INFO.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
     },
 }

@@ -20,4 +20,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; n
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SECURE_SSL_REDIRECT = False
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
-TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# Tasks run in-process after commit, so a test sees their effects at once; the PostgreSQL tests that
+# prove the engine switch to "procrastinate" and start real worker processes.
+TASKS_BACKEND = "in_process"
+TASKS_ALLOW_IN_PROCESS = True

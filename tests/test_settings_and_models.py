@@ -10,11 +10,13 @@ from django.utils import timezone
 
 from accounts.models import LinkedAccount
 
+from .conftest import ON_POSTGRES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _check(env_overrides: dict) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONO_", "SECRET_KEY", "DEBUG"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONO_", "SECRET_KEY", "DEBUG", "TASKS_"))}
     env.update({"DJANGO_SETTINGS_MODULE": "monolink.settings", "DJANGO_READ_DOT_ENV_FILE": "false"})
     env.update(env_overrides)
     return subprocess.run(
@@ -45,8 +47,32 @@ def test_production_refuses_to_start_without_a_real_secret_and_names_it(override
     ids=["real-keys", "demo-site"],
 )
 def test_production_starts_with_real_secrets(mono):
-    result = _check({"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30, **mono})
+    tasks = {} if ON_POSTGRES else {"TASKS_ALLOW_IN_PROCESS": "true"}  # SQLite has only in-process tasks
+    result = _check({"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30, **mono, **tasks})
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("tasks", "refused"),
+    [
+        ({"TASKS_BACKEND": "in_process"}, True),
+        ({"TASKS_BACKEND": "in_process", "TASKS_ALLOW_IN_PROCESS": "true"}, False),
+    ],
+    ids=["in-process-refused", "in-process-allowed-by-name"],
+)
+def test_production_refuses_in_process_tasks_unless_allowed(tasks, refused):
+    env = {"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30, "MONO_SANDBOX": "true"}
+
+    result = _check({**env, **tasks})
+
+    assert (result.returncode != 0) == refused, result.stderr
+    assert ("monolink.E002" in result.stderr) == refused
+
+
+def test_procrastinate_tasks_need_postgresql():
+    result = _check({"DEBUG": "true", "DATABASE_URL": "sqlite:////tmp/x.sqlite3", "TASKS_BACKEND": "procrastinate"})
+    assert result.returncode != 0
+    assert "TASKS_BACKEND=procrastinate needs PostgreSQL" in result.stderr
 
 
 def test_sandbox_and_real_keys_together_are_refused():
@@ -88,7 +114,7 @@ def test_real_keys_without_a_public_key_fail_the_checks():
 
 def test_deploy_check_warns_about_a_localhost_site_url():
     env = {"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30, "MONO_SANDBOX": "true"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONO_", "SECRET_KEY", "DEBUG"))} | env
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONO_", "SECRET_KEY", "DEBUG", "TASKS_"))} | env
     env.update({"DJANGO_SETTINGS_MODULE": "monolink.settings", "DJANGO_READ_DOT_ENV_FILE": "false"})
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -1,25 +1,31 @@
-"""Background tasks: one email per flag, refresh from Mono after re-auth, visible failures, retries.
+"""Background tasks: one email per flag, refresh from Mono after re-auth, backoff, the outbox.
 
-Mono is mocked at the HTTP boundary (`responses`) with the real client. Tests that need the database
-queue switch TASKS to django_tasks_db's backend and run its worker loop in-process; test_worker.py
-runs the real `db_worker` command against PostgreSQL.
+Webhooks go through the real endpoint; tasks run in-process after commit (the test settings), so
+their effects are visible at once. Mono is mocked at the HTTP boundary (`responses`) with the real
+client. tests/test_worker.py runs real Procrastinate workers against PostgreSQL.
 """
 
-import threading
-from datetime import timedelta
+import json
+import re
+import smtplib
 
 import pytest
 import responses
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import connection, transaction
+from django.db import transaction
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult
+from procrastinate.contrib.django.models import ProcrastinateJob
+from procrastinate.jobs import Job
 
 from accounts import rules, tasks
-from accounts.models import LinkedAccount
+from monolink.mono import MonoNotFound, MonoRateLimited, MonoUnavailable, payloads
+from monolink.taskqueue import Backoff
+from webhooks import events, handlers
+
+from .conftest import ON_POSTGRES
 
 MONO = "https://api.withmono.test"
 MONO_KEY = "test_sk_thisisnotarealkey0123456789"
@@ -64,34 +70,27 @@ def real_mono(settings):
 
 
 @pytest.fixture
-def db_queue(settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+def deliver(settings, django_capture_on_commit_callbacks):
+    """POST a payload to the real webhook endpoint; tasks queued by it run once it has committed."""
 
+    def post(payload: dict) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = Client(enforce_csrf_checks=True).post(
+                reverse("webhooks:mono"),
+                data=json.dumps(payload),
+                content_type="application/json",
+                headers={"mono-webhook-secret": settings.MONO_WEBHOOK_SECRET},
+            )
+        return response.status_code
 
-def run_worker() -> None:
-    """django_tasks_db's own worker loop, until no task is ready."""
-    Worker(
-        queue_names=["default"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test-worker",
-        excluded_queue_names=[],
-    ).run()
-
-
-def flag(account, django_capture_on_commit_callbacks, **kwargs):
-    with django_capture_on_commit_callbacks(execute=True):
-        return rules.flag_for_reauth(mono_account_id=account.mono_account_id, **kwargs)
+    return post
 
 
 # --- email once per flag ------------------------------------------------------------------------
 
 
-def test_flag_emails_the_user_once_with_a_link_to_the_reauth_page(account, django_capture_on_commit_callbacks):
-    assert flag(account, django_capture_on_commit_callbacks) == rules.Change.APPLIED
+def test_flag_emails_the_user_once_with_a_link_to_the_reauth_page(account, deliver):
+    assert deliver(payloads.reauthorisation_required(account.mono_account_id)) == 200
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -103,48 +102,46 @@ def test_flag_emails_the_user_once_with_a_link_to_the_reauth_page(account, djang
     assert account.reauth_notified_at is not None
 
 
-def test_flag_webhook_delivered_twice_sends_one_email(account, django_capture_on_commit_callbacks):
-    now = timezone.now()
-    flag(account, django_capture_on_commit_callbacks, occurred_at=now)
-    again = flag(account, django_capture_on_commit_callbacks, occurred_at=now + timedelta(seconds=5))
+def test_flag_webhook_delivered_twice_and_again_under_a_new_id_sends_one_email(account, deliver):
+    flag = payloads.reauthorisation_required(account.mono_account_id)
+    assert deliver(flag) == 200
+    assert deliver(flag) == 200  # Mono's retry: the same event_id
+    assert deliver(payloads.reauthorisation_required(account.mono_account_id)) == 200  # same news, new id
 
-    assert again == rules.Change.UNCHANGED
     assert len(mail.outbox) == 1
 
 
-def test_notify_task_run_twice_sends_one_email(account, django_capture_on_commit_callbacks):
-    flag(account, django_capture_on_commit_callbacks)
-    second = tasks.notify_reauth_required.enqueue(account.pk)
+def test_email_task_run_twice_sends_one_email(account, deliver):
+    deliver(payloads.reauthorisation_required(account.mono_account_id))
 
-    assert second.return_value is False
+    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "already_sent"
     assert len(mail.outbox) == 1
 
 
-def test_a_new_flag_after_reauthorisation_emails_again(account, django_capture_on_commit_callbacks):
-    flag(account, django_capture_on_commit_callbacks)
-    rules.mark_reauthorised(mono_account_id=account.mono_account_id)  # no on_commit run: no refresh
-    flag(account, django_capture_on_commit_callbacks)
+def test_a_new_flag_after_reauthorisation_emails_again(account, deliver):
+    deliver(payloads.reauthorisation_required(account.mono_account_id))
+    rules.mark_reauthorised(mono_account_id=account.mono_account_id)
+    deliver(payloads.reauthorisation_required(account.mono_account_id))
 
     assert len(mail.outbox) == 2
 
 
 def test_no_email_when_the_flag_is_cleared_before_the_task_runs(account):
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)  # callbacks captured, not run
+    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
     rules.mark_reauthorised(mono_account_id=account.mono_account_id)
 
-    result = tasks.notify_reauth_required.enqueue(account.pk)
-
-    assert result.return_value is False
+    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "not_flagged"
     assert mail.outbox == []
 
 
-def test_nothing_is_enqueued_when_the_flagging_transaction_rolls_back(account, django_capture_on_commit_callbacks):
+def test_nothing_is_queued_when_the_flagging_transaction_rolls_back(account, django_capture_on_commit_callbacks):
+    event = events.parse_event(payloads.reauthorisation_required(account.mono_account_id))
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+        assert handlers.reauthorisation_required(event, None) == rules.Change.APPLIED
         raise RuntimeError("the webhook handler failed after flagging")
 
     assert callbacks == []
@@ -153,61 +150,49 @@ def test_nothing_is_enqueued_when_the_flagging_transaction_rolls_back(account, d
     assert not account.reauth_required
 
 
-def test_failed_send_releases_the_claim_so_a_rerun_emails(account, settings, django_capture_on_commit_callbacks):
+def test_a_failed_send_is_not_recorded_so_the_retry_emails(account, settings):
+    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
     settings.EMAIL_BACKEND = "tests.test_tasks.BrokenEmailBackend"
-    flag(account, django_capture_on_commit_callbacks)  # the immediate backend records the failure
+
+    with pytest.raises(ConnectionRefusedError):  # an OSError: the task's backoff retries it
+        tasks.send_reauth_email(mono_account_id=account.mono_account_id)
     account.refresh_from_db()
     assert account.reauth_notified_at is None
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert tasks.notify_reauth_required.enqueue(account.pk).return_value is True
+    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "sent"
     assert len(mail.outbox) == 1
 
 
-def test_user_without_email_gets_no_email_and_no_error(account, django_capture_on_commit_callbacks):
+def test_a_resent_email_keeps_its_message_id_so_mail_systems_can_fold_copies(account):
+    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+    tasks.send_reauth_email(mono_account_id=account.mono_account_id)
+    type(account).objects.filter(pk=account.pk).update(reauth_notified_at=None)  # as if killed before recording
+
+    tasks.send_reauth_email(mono_account_id=account.mono_account_id)
+
+    first, second = (message.extra_headers["Message-ID"] for message in mail.outbox)
+    assert first == second
+    assert re.fullmatch(rf"<reauth-{account.pk}-\d+@127\.0\.0\.1>", first)
+
+
+def test_user_without_email_gets_no_email_and_no_error(account, deliver):
     account.user.email = ""
     account.user.save()
 
-    flag(account, django_capture_on_commit_callbacks)
+    assert deliver(payloads.reauthorisation_required(account.mono_account_id)) == 200
 
     assert mail.outbox == []
-
-
-@pytest.mark.postgres
-def test_two_workers_running_the_same_notification_at_once_send_one_email(transactional_db, account):
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)  # autocommit: emails at once
-    assert len(mail.outbox) == 1
-    LinkedAccount.objects.filter(pk=account.pk).update(reauth_notified_at=None)  # a fresh flag's state
-    mail.outbox.clear()
-    barrier = threading.Barrier(2)
-    outcomes = []
-
-    def worker():
-        try:
-            barrier.wait()
-            outcomes.append(tasks.notify_reauth_required.call(account.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(outcomes) == [False, True]
-    assert len(mail.outbox) == 1
 
 
 # --- refresh from Mono --------------------------------------------------------------------------
 
 
-def test_reauthorised_account_is_refreshed_from_mono(account, real_mono, django_capture_on_commit_callbacks):
+def test_reauthorised_account_is_refreshed_from_mono(account, real_mono, deliver):
     real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", json=v2_account(account.mono_account_id))
     rules.flag_for_reauth(mono_account_id=account.mono_account_id)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        rules.mark_reauthorised(mono_account_id=account.mono_account_id)
+    assert deliver(payloads.account_reauthorized(account.mono_account_id)) == 200
 
     account.refresh_from_db()
     assert (account.institution_name, account.balance, account.data_status) == ("Access Bank", 123456, "AVAILABLE")
@@ -215,27 +200,12 @@ def test_reauthorised_account_is_refreshed_from_mono(account, real_mono, django_
     assert real_mono.calls[0].request.headers["mono-sec-key"] == MONO_KEY
 
 
-def test_request_refresh_fetches_the_account_after_commit(account, real_mono, django_capture_on_commit_callbacks):
-    real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", json=v2_account(account.mono_account_id))
-
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        rules.request_refresh(mono_account_id=account.mono_account_id)
-        assert len(real_mono.calls) == 0  # nothing before the commit
-    for callback in callbacks:
-        callback()
-
-    account.refresh_from_db()
-    assert account.institution_name == "Access Bank"
-
-
-def test_refresh_failure_does_not_fail_the_reauthorisation(account, real_mono, django_capture_on_commit_callbacks):
+def test_refresh_failure_does_not_fail_the_reauthorisation(account, real_mono, deliver):
     real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", status=503, json={"message": "down"})
     rules.flag_for_reauth(mono_account_id=account.mono_account_id)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        change = rules.mark_reauthorised(mono_account_id=account.mono_account_id)
+    assert deliver(payloads.account_reauthorized(account.mono_account_id)) == 200
 
-    assert change == rules.Change.APPLIED
     account.refresh_from_db()
     assert not account.reauth_required
     assert account.institution_name == "GTBank"  # unchanged: Mono was down
@@ -244,108 +214,100 @@ def test_refresh_failure_does_not_fail_the_reauthorisation(account, real_mono, d
 def test_refresh_skips_an_unlinked_account_without_calling_mono(account, real_mono):
     rules.mark_unlinked(mono_account_id=account.mono_account_id)
 
-    result = tasks.refresh_account_details.enqueue(account.mono_account_id)
-
-    assert result.return_value == "skipped"
+    assert tasks.refresh_account_details(mono_account_id=account.mono_account_id) == "skipped"
     assert len(real_mono.calls) == 0
 
 
-def test_refresh_with_mono_down_retries_later_then_succeeds(transactional_db, account, real_mono, db_queue):
-    url = f"{MONO}/v2/accounts/{account.mono_account_id}"
-    real_mono.get(url, status=503, json={"message": "Service unavailable"})
-    tasks.refresh_account_details.enqueue(account.mono_account_id)
+def test_refresh_from_a_task_uses_the_task_budget_not_the_request_deadline(account, real_mono, settings):
+    settings.MONO_TASK_DEADLINE = 40
+    settings.MONO_TIMEOUT = (3.05, 30)
+    real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", json=v2_account(account.mono_account_id))
 
-    before = timezone.now()
-    run_worker()
+    tasks.refresh_account_details(mono_account_id=account.mono_account_id)
 
-    first = DBTaskResult.objects.get(args_kwargs__kwargs={})
-    assert (first.status, first.return_value) == ("SUCCESSFUL", "retry_scheduled")
-    retry = DBTaskResult.objects.get(status="READY")
-    assert retry.args_kwargs == {"args": [account.mono_account_id], "kwargs": {"attempt": 2}}
-    assert retry.run_after >= before + tasks.REFRESH_RETRY_BASE
+    _connect, read = real_mono.calls[0].request.req_kwargs["timeout"]
+    assert read > settings.MONO_REQUEST_DEADLINE  # 30 s fits in the task's 40 s, not in a request's 8 s
 
-    # A minute passes and Mono is back.
-    DBTaskResult.objects.filter(pk=retry.pk).update(run_after=timezone.now())
-    real_mono.replace(responses.GET, url, json=v2_account(account.mono_account_id, bank="Zenith Bank"))
-    run_worker()
 
-    retry.refresh_from_db()
-    assert retry.status == "SUCCESSFUL"
+# --- backoff: jittered, growing, capped, transient errors only -----------------------------------
+
+
+def job(attempts: int) -> Job:
+    return Job(id=1, queue="mono", lock=None, queueing_lock=None, task_name="t", attempts=attempts)
+
+
+def wait_of(strategy: Backoff, exc: BaseException, attempts: int) -> float | None:
+    """The wait the strategy chose, to the tenth of a second (it answers with a time to retry at)."""
+    decided_at = timezone.now()
+    decision = strategy.get_retry_decision(exception=exc, job=job(attempts))
+    return None if decision is None else round((decision.retry_at - decided_at).total_seconds(), 1)
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap(settings):
+    settings.TASKS_RETRY_BASE, settings.TASKS_RETRY_CAP = 2, 20
+    strategy = Backoff(max_attempts=10, retry_exceptions=[MonoUnavailable])
+
+    for attempts, ceiling in [(0, 2), (1, 4), (2, 8), (3, 16), (4, 20), (8, 20)]:
+        waits = {wait_of(strategy, MonoUnavailable("down"), attempts) for _ in range(50)}
+        assert all(ceiling / 2 <= wait <= ceiling for wait in waits), (attempts, waits)
+        assert len(waits) > 1  # jittered: failed jobs do not all come back in the same second
+
+
+def test_backoff_gives_up_after_max_attempts_and_on_permanent_errors(settings):
+    strategy = Backoff(max_attempts=3, retry_exceptions=[MonoUnavailable, MonoRateLimited])
+
+    assert wait_of(strategy, MonoUnavailable("down"), 2) is not None
+    assert wait_of(strategy, MonoUnavailable("down"), 3) is None  # failed: staff see it in admin
+    assert wait_of(strategy, MonoNotFound("gone"), 0) is None  # retrying cannot fix it
+
+
+def test_backoff_waits_at_least_what_mono_asked_for(settings):
+    settings.TASKS_RETRY_BASE = 1
+    strategy = Backoff(max_attempts=3, retry_exceptions=[MonoRateLimited])
+
+    assert wait_of(strategy, MonoRateLimited("slow down", retry_after=120), 0) == 120
+
+
+def test_email_task_retries_transient_smtp_failures_only():
+    strategy = tasks.send_reauth_email.retry_strategy
+
+    assert strategy.get_retry_decision(exception=smtplib.SMTPDataError(451, b"try later"), job=job(0))
+    assert strategy.get_retry_decision(exception=ConnectionRefusedError(), job=job(0))
+    assert strategy.get_retry_decision(exception=ValueError("a bug"), job=job(0)) is None
+
+
+# --- the outbox (Procrastinate's jobs live in our PostgreSQL database) ---------------------------
+
+
+@pytest.mark.postgres
+def test_a_flag_and_its_email_job_commit_together_or_not_at_all(account, settings):
+    assert ON_POSTGRES
+    settings.TASKS_BACKEND = "procrastinate"
+    event = events.parse_event(payloads.reauthorisation_required(account.mono_account_id))
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        handlers.reauthorisation_required(event, None)
+        assert ProcrastinateJob.objects.filter(task_name="accounts.tasks.send_reauth_email").count() == 1
+        raise RuntimeError("the handler failed after flagging")
+    assert not ProcrastinateJob.objects.exists()
+
+    with transaction.atomic():
+        handlers.reauthorisation_required(event, None)
+    job = ProcrastinateJob.objects.get()
+    assert (job.task_name, job.queue_name, job.status) == ("accounts.tasks.send_reauth_email", "mail", "todo")
+    assert job.args == {"mono_account_id": account.mono_account_id}
+    assert mail.outbox == []  # nothing ran in-process
+
+
+@pytest.mark.postgres
+def test_at_most_one_refresh_waits_per_account(account, settings):
+    settings.TASKS_BACKEND = "procrastinate"
+
+    with transaction.atomic():
+        for _ in range(5):
+            tasks.queue_refresh(mono_account_id=account.mono_account_id)
+        rules.mark_unlinked(mono_account_id=account.mono_account_id)  # the transaction is still usable
+
+    assert ProcrastinateJob.objects.filter(task_name="accounts.tasks.refresh_account_details").count() == 1
     account.refresh_from_db()
-    assert account.institution_name == "Zenith Bank"
-
-
-def test_refresh_that_keeps_failing_is_failed_and_visible_in_admin(
-    transactional_db, account, real_mono, db_queue, admin_client
-):
-    real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", status=503, json={"message": "down"})
-    tasks.refresh_account_details.enqueue(account.mono_account_id, attempt=tasks.REFRESH_MAX_ATTEMPTS)
-
-    run_worker()
-
-    failed = DBTaskResult.objects.get()
-    assert failed.status == "FAILED"
-    assert failed.exception_class_path == "monolink.mono.types.MonoUnavailable"
-    assert "503" in failed.traceback
-    assert MONO_KEY not in failed.traceback
-    assert not DBTaskResult.objects.filter(status="READY").exists()  # no endless retries
-
-    changelist = admin_client.get(
-        reverse("admin:django_tasks_database_dbtaskresult_changelist") + "?status__exact=FAILED"
-    )
-    assert changelist.status_code == 200
-    assert "refresh_account_details" in changelist.content.decode()
-    detail = admin_client.get(reverse("admin:django_tasks_database_dbtaskresult_change", args=[failed.pk]))
-    assert "MonoUnavailable" in detail.content.decode()
-
-
-def test_refresh_with_an_account_mono_no_longer_knows_fails_without_retry(
-    transactional_db, account, real_mono, db_queue
-):
-    real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", status=404, json={"message": "Account not found"})
-    tasks.refresh_account_details.enqueue(account.mono_account_id)
-
-    run_worker()
-
-    assert list(DBTaskResult.objects.values_list("status", "exception_class_path")) == [
-        ("FAILED", "monolink.mono.types.MonoNotFound")
-    ]
-
-
-# --- token mode ---------------------------------------------------------------------------------
-
-
-def test_token_mode_flag_prefetches_a_token_that_never_reaches_the_task_table(
-    transactional_db, account, real_mono, db_queue, settings
-):
-    settings.MONO_REAUTH_MODE = "token"
-    token = "reauth-token-abcdef0123456789"
-    real_mono.post(f"{MONO}/accounts/{account.mono_account_id}/reauthorise", json={"token": token})
-
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
-    run_worker()
-
-    account.refresh_from_db()
-    assert account.reauth_code == token
-    results = list(DBTaskResult.objects.values_list("status", "return_value", "args_kwargs"))
-    assert {status for status, _, _ in results} == {"SUCCESSFUL"}
-    assert token not in repr(results)
-    assert len(mail.outbox) == 1
-
-
-def test_token_mode_flag_queues_one_task_and_emails_even_when_mono_is_down(
-    transactional_db, account, real_mono, db_queue, settings
-):
-    settings.MONO_REAUTH_MODE = "token"
-    real_mono.post(f"{MONO}/accounts/{account.mono_account_id}/reauthorise", status=503)
-
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
-    # One queued row per flag: the webhook's path pays one INSERT for all the follow-up work.
-    assert list(DBTaskResult.objects.values_list("task_path", flat=True)) == ["accounts.tasks.follow_up_flag"]
-    run_worker()
-
-    assert len(mail.outbox) == 1  # the email does not wait on Mono
-    result = DBTaskResult.objects.get()
-    assert (result.status, result.return_value) == ("SUCCESSFUL", {"emailed": True, "token": "failed"})
-    account.refresh_from_db()
-    assert account.reauth_code is None
+    assert account.unlinked_at is not None

@@ -205,8 +205,8 @@ def test_invalid_duplicate_answers_400_again_and_stores_one_row(db):
 )
 @responses.activate
 def test_reauthorised_answers_200_even_when_the_details_refresh_finds_mono_down(make_account):
-    # The refresh is a task after commit; with the immediate backend it runs inside the request.
-    # django_tasks' ImmediateBackend records a task's exception on its TaskResult instead of raising.
+    # The refresh is a task after commit; in-process (the test settings) it runs inside the request,
+    # and its failure is logged, never raised into the webhook's answer.
     account = make_account(mono_account_id=ACCOUNT_ID, reauth_required=True)
     outage = responses.get(f"https://api.withmono.com/v2/accounts/{ACCOUNT_ID}", status=500, json={"message": "down"})
 

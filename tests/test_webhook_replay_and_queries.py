@@ -91,17 +91,18 @@ def test_replay_dry_run_changes_nothing(db):
     assert WebhookEvent.objects.get().attempts == 1
 
 
-# --- query budget: counted on the webhook request alone (tasks are not run: DummyBackend) -----------
-# Outside a test transaction (transaction=True) so the count is what production runs, including the
-# BEGIN/COMMIT/ROLLBACK Django logs: three statements for a new event, two for a duplicate.
+# --- query budget: counted on the webhook request alone, as production runs it --------------------
+# Outside a test transaction (transaction=True) so the count includes the BEGIN/COMMIT/ROLLBACK
+# Django logs, and with Procrastinate queueing the follow-up in the same transaction (PostgreSQL).
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@override_settings(TASKS={"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}})
+@override_settings(TASKS_BACKEND="procrastinate")
 def test_new_event_and_duplicate_stay_within_the_query_budget(account_with_payload_id, django_assert_max_num_queries):
     body = raw("reauthorisation_required.v2")
-    # BEGIN, INSERT row, SELECT … FOR UPDATE, UPDATE, COMMIT (the rule opens no savepoint).
-    with django_assert_max_num_queries(5):
+    # BEGIN, INSERT row, SELECT … FOR UPDATE, UPDATE, INSERT the email job (the outbox), COMMIT.
+    with django_assert_max_num_queries(6):
         assert post(body).status_code == 200
     # BEGIN, INSERT (refused by the unique key), ROLLBACK, SELECT the existing row.
     with django_assert_max_num_queries(4):
@@ -109,7 +110,6 @@ def test_new_event_and_duplicate_stay_within_the_query_budget(account_with_paylo
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(TASKS={"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}})
 def test_unknown_event_costs_one_insert(db, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):  # BEGIN, INSERT, COMMIT
         assert post(load("unknown_event")).status_code == 200

@@ -1,30 +1,50 @@
-"""The production worker: `python manage.py db_worker` runs the queued tasks from PostgreSQL.
+"""Real Procrastinate workers against PostgreSQL, on a bad day: killed mid-job, a mail server that
+answers 451, racing flags with two workers, a database that drops every connection.
 
-The web side (this process) enqueues through django_tasks_db's backend and commits; a separate
-worker process, started exactly as the README says, finds the rows, claims them and runs them.
+Everything here is a real process or a real socket: `python manage.py procrastinate worker`
+started as the README says, an SMTP server (aiosmtpd) on 127.0.0.1, webhooks through the real
+endpoint. Only the timing settings are shortened (heartbeat, stall limit, retry base) so a test
+takes seconds; docs/tasks.md gives the production values and bench/worker_recovery.py the figures.
 """
 
+from __future__ import annotations
+
+import asyncio
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
-from django_tasks_db.models import DBTaskResult
+from django.test import Client
+from django.urls import reverse
+from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateWorker
 
-from accounts import rules
 from accounts.models import LinkedAccount
+from monolink.mono import payloads
 from monolink.mono.sandbox import sandbox_details
 
+pytestmark = pytest.mark.postgres
+
 ROOT = Path(__file__).resolve().parent.parent
+STALLED_AFTER = 2.0  # seconds without a heartbeat before a worker counts as dead (production: 6)
+REAPER_PERIOD = 5.0  # monolink.taskqueue.retry_stalled_jobs runs every 5 s
+LEASE_BOUND = STALLED_AFTER + REAPER_PERIOD + 1.0  # + polling
 
 
-def test_database_url() -> str:
-    """A DATABASE_URL for pytest-django's test database ('test_' + name), for another process."""
+def database_url() -> str:
+    """A DATABASE_URL for pytest-django's test database, for another process."""
     db = connection.settings_dict
     auth = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:
@@ -32,84 +52,258 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-test_database_url.__test__ = False  # a helper, not a test
+def wait_for(condition: Callable[[], object], *, timeout: float, what: str) -> float:
+    """Poll until `condition()` is true; return the seconds it took."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+    return time.monotonic() - started
 
 
-def run_db_worker(*args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "monolink.settings",
-        "DJANGO_READ_DOT_ENV_FILE": "false",
-        "DEBUG": "false",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "MONO_WEBHOOK_SECRET": settings.MONO_WEBHOOK_SECRET,
-        "MONO_SECRET_KEY": "",  # the sandbox stands in for Mono in the worker...
-        "MONO_SANDBOX": "true",  # ...which production settings want asked for by name
-        "DATABASE_URL": test_database_url(),
-        "TASKS_BACKEND": "database",
-        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
-        "LOG_FORMAT": "json",
-    }
-    return subprocess.run(  # noqa: S603 (our own manage.py, fixed arguments)
-        [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay", "--no-reload", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+class SmtpSink:
+    """A mail server on 127.0.0.1 that follows a plan, one step per message: "ok", "451" or "stall"."""
+
+    def __init__(self, plan: list[str]):
+        self.plan = list(plan)
+        self.received: list[str] = []
+        self.attempts = 0
+        self.stalling = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.attempts += 1
+        step = self.plan.pop(0) if self.plan else "ok"
+        if step == "451":
+            return "451 4.3.0 Try again later"
+        if step == "stall":  # the worker sits in smtplib waiting for our answer: kill it now
+            self.stalling.set()
+            await asyncio.sleep(120)
+            return "451 4.3.0 Too late"
+        self.received.append(envelope.content.decode("utf-8", "replace"))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_sink():
+    sinks: list[tuple[SmtpSink, Controller]] = []
+
+    def start(plan: list[str] | None = None) -> SmtpSink:
+        with socket.socket() as probe:  # aiosmtpd needs a port number up front
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        sink = SmtpSink(plan or [])
+        controller = Controller(sink, hostname="127.0.0.1", port=port)
+        controller.start()
+        sink.port = port
+        sinks.append((sink, controller))
+        return sink
+
+    yield start
+    for _sink, controller in sinks:
+        controller.stop()
+
+
+class Workers:
+    """Starts `manage.py procrastinate worker` processes; kills what is left at the end."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, sink: SmtpSink, *, queues: str = "mono,mail,maintenance") -> subprocess.Popen:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MONO_", "TASKS_", "EMAIL_"))}
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "monolink.settings",
+                "DJANGO_READ_DOT_ENV_FILE": "false",
+                "DEBUG": "false",
+                "SECRET_KEY": settings.SECRET_KEY,
+                "MONO_WEBHOOK_SECRET": settings.MONO_WEBHOOK_SECRET,
+                "MONO_SANDBOX": "true",  # the sandbox stands in for Mono in the worker
+                "DATABASE_URL": database_url(),
+                "TASKS_BACKEND": "procrastinate",
+                "TASKS_HEARTBEAT": "0.5",
+                "TASKS_STALLED_AFTER": str(STALLED_AFTER),
+                "TASKS_POLL_INTERVAL": "0.2",
+                "TASKS_RETRY_BASE": "0.2",
+                "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",
+                "EMAIL_TIMEOUT": "60",
+                "LOG_FORMAT": "json",
+            }
+        )
+        log = (self.tmp_path / f"worker-{len(self.processes)}.log").open("w")
+        process = subprocess.Popen(  # noqa: S603 (our own manage.py, fixed arguments)
+            [sys.executable, "manage.py", "run_worker", f"--queues={queues}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def log(self, index: int) -> str:
+        return (self.tmp_path / f"worker-{index}.log").read_text()
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def workers(transactional_db, tmp_path):
+    started = Workers(tmp_path)
+    yield started
+    started.stop_all()
+
+
+def deliver(payload: dict) -> int:
+    response = Client(enforce_csrf_checks=True).post(
+        reverse("webhooks:mono"),
+        data=json.dumps(payload),
+        content_type="application/json",
+        headers={"mono-webhook-secret": settings.MONO_WEBHOOK_SECRET},
     )
+    return response.status_code
 
 
-@pytest.mark.postgres
-def test_db_worker_process_runs_the_queued_tasks_from_postgresql(transactional_db, settings, account):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    other = LinkedAccount.objects.create(
-        user=account.user, mono_account_id="5f171a530295e231abcd0042", institution_name="Kuda Bank"
-    )
-    # Committed (autocommit): the web side's work is done; the tasks wait in the table.
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
-    rules.flag_for_reauth(mono_account_id=other.mono_account_id)
-    rules.mark_reauthorised(mono_account_id=other.mono_account_id)
-    queued = DBTaskResult.objects.values_list("task_path", "status")
-    assert sorted(queued) == [
-        ("accounts.tasks.follow_up_flag", "READY"),
-        ("accounts.tasks.follow_up_flag", "READY"),
-        ("accounts.tasks.refresh_account_details", "READY"),
-    ]
+@pytest.fixture(autouse=True)
+def procrastinate_backend(settings):
+    settings.TASKS_BACKEND = "procrastinate"  # this process queues; the worker processes run
 
-    worker = run_db_worker()
 
-    assert worker.returncode == 0, worker.stderr
-    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
-    # The flag that still stands was emailed (console backend: the worker's stdout); the other was
-    # cleared before the worker ran, so its email was rightly skipped.
-    assert worker.stdout.count("Subject: Reconnect your") == 1
-    assert "Subject: Reconnect your GTBank account" in worker.stdout
+def no_jobs_left() -> bool:
+    return not ProcrastinateJob.objects.filter(status__in=["todo", "doing"]).exists()
+
+
+def test_a_worker_process_sends_the_email_and_refreshes_the_account(workers, smtp_sink, make_account):
+    sink = smtp_sink()
+    flagged, reconnected = make_account(), make_account(institution_name="Kuda Bank", reauth_required=True)
+    assert deliver(payloads.reauthorisation_required(flagged.mono_account_id)) == 200
+    assert deliver(payloads.account_reauthorized(reconnected.mono_account_id)) == 200
+    assert ProcrastinateJob.objects.filter(status="todo").count() == 2  # committed with the webhooks
+
+    workers.start(sink)
+    wait_for(lambda: len(sink.received) == 1 and no_jobs_left(), timeout=20, what="the email and the refresh")
+
+    assert "Subject: Reconnect your GTBank account" in sink.received[0]
+    reconnected.refresh_from_db()
+    assert reconnected.account_name == sandbox_details(reconnected.mono_account_id).name  # from the sandbox's API
+    flagged.refresh_from_db()
+    assert flagged.reauth_notified_at is not None
+
+
+def test_a_worker_killed_mid_send_is_replaced_and_the_email_arrives(workers, smtp_sink, account):
+    sink = smtp_sink(["stall"])  # the first attempt hangs inside the SMTP conversation
+    first = workers.start(sink)
+    assert deliver(payloads.reauthorisation_required(account.mono_account_id)) == 200
+    wait_for(sink.stalling.is_set, timeout=20, what="the first worker to be mid-send")
+
+    first.send_signal(signal.SIGKILL)  # OOM killer, a lost machine: no clean-up runs
+    killed_at = time.monotonic()
+    first.wait()
+    assert ProcrastinateJob.objects.get().status == "doing"  # left behind by the dead worker
+    workers.start(sink)
+
+    wait_for(lambda: len(sink.received) == 1, timeout=LEASE_BOUND + 15, what="the email after the kill")
+    recovered_in = time.monotonic() - killed_at
+    assert recovered_in < LEASE_BOUND + 5, recovered_in
+    assert "Subject: Reconnect your GTBank account" in sink.received[0]
+    wait_for(no_jobs_left, timeout=10, what="the job to finish")
     account.refresh_from_db()
-    other.refresh_from_db()
     assert account.reauth_notified_at is not None
-    assert other.reauth_notified_at is None
-    # The refresh ran in the worker against the sandbox's Mono.
-    assert other.account_name == sandbox_details(other.mono_account_id).name
-    assert other.data_status == "AVAILABLE"
-    # The worker logs JSON lines, one per task state change.
-    task_lines = [json.loads(line) for line in worker.stdout.splitlines() if line.startswith('{"time"')]
-    finished = [line for line in task_lines if line["logger"] == "django_tasks" and "SUCCESSFUL" in line["message"]]
-    assert len(finished) == 3
 
 
-@pytest.mark.postgres
-def test_tasks_already_claimed_are_not_run_again_by_a_second_worker(transactional_db, settings, account):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+def test_smtp_answering_451_twice_then_ok_delivers_without_anyone_acting(workers, smtp_sink, account):
+    sink = smtp_sink(["451", "451"])
+    workers.start(sink)
 
-    first = run_db_worker()
-    second = run_db_worker()
+    assert deliver(payloads.reauthorisation_required(account.mono_account_id)) == 200
 
-    assert first.returncode == second.returncode == 0
-    assert first.stdout.count("Subject: Reconnect your") == 1
-    assert "Subject:" not in second.stdout
-    result = DBTaskResult.objects.get()
-    assert result.status == "SUCCESSFUL"
-    assert len(result.worker_ids) == 1
+    wait_for(lambda: len(sink.received) == 1, timeout=30, what="the retried email")
+    assert sink.attempts == 3
+    wait_for(no_jobs_left, timeout=10, what="the job to finish")
+    assert "SMTPDataError" in workers.log(0)  # each refusal was logged with its retry
+
+
+def test_two_workers_and_twenty_racing_flags_send_one_email(workers, smtp_sink, account):
+    sink = smtp_sink()
+    workers.start(sink)
+    workers.start(sink)
+    barrier = threading.Barrier(20)
+    statuses: list[int] = []
+
+    def flag():
+        try:
+            barrier.wait()
+            statuses.append(deliver(payloads.reauthorisation_required(account.mono_account_id)))  # distinct ids
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=flag) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * 20
+    wait_for(lambda: len(sink.received) >= 1 and no_jobs_left(), timeout=20, what="the email")
+    time.sleep(1.5)  # several polling rounds of both workers: a second email would have gone by now
+    assert len(sink.received) == 1
+    assert ProcrastinateWorker.objects.count() == 2
+
+
+def test_a_worker_survives_a_five_second_database_outage(workers, smtp_sink, account):
+    sink = smtp_sink()
+    worker = workers.start(sink)
+    wait_for(ProcrastinateWorker.objects.exists, timeout=20, what="the worker to register")
+    db = connection.settings_dict
+    admin = psycopg.connect(  # from the maintenance database: a database cannot lock itself out
+        dbname="postgres", host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], autocommit=True
+    )
+    with admin:  # a failover: every connection dropped, new ones refused for 5 seconds
+        admin.execute(f'ALTER DATABASE "{db["NAME"]}" WITH ALLOW_CONNECTIONS false')
+        dropped = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [db["NAME"]]
+        ).fetchall()
+        assert len(dropped) >= 1
+        time.sleep(5)
+        admin.execute(f'ALTER DATABASE "{db["NAME"]}" WITH ALLOW_CONNECTIONS true')
+    connection.close()  # ours was dropped too
+
+    assert deliver(payloads.reauthorisation_required(account.mono_account_id)) == 200
+
+    wait_for(lambda: len(sink.received) == 1, timeout=40, what="the email after the outage")
+    # The same process, still running: either its pool rode the outage out, or Procrastinate's worker
+    # stopped on a query cut mid-flight and run_worker started it again ("restarting in" in its log).
+    assert worker.poll() is None
+
+
+def test_a_job_that_fails_for_good_waits_in_admin_where_staff_retry_it(workers, smtp_sink, make_account, admin_client):
+    sink = smtp_sink()
+    gone = make_account(mono_account_id="not-a-mono-id")  # the sandbox's Mono answers 404 for it
+    workers.start(sink, queues="mono,maintenance")
+    assert deliver(payloads.account_reauthorized(gone.mono_account_id)) == 200
+
+    wait_for(lambda: ProcrastinateJob.objects.filter(status="failed").exists(), timeout=20, what="the failure")
+    job = ProcrastinateJob.objects.get()
+    assert (job.task_name, job.attempts) == ("accounts.tasks.refresh_account_details", 1)  # a 404 is not retried
+
+    changelist = admin_client.get(reverse("admin:procrastinate_procrastinatejob_changelist") + "?status=failed")
+    assert changelist.status_code == 200
+    assert "refresh_account_details" in changelist.content.decode()
+    retried = admin_client.post(
+        reverse("admin:procrastinate_procrastinatejob_changelist"),
+        {"action": "retry", "_selected_action": [job.pk]},
+    )
+    assert retried.status_code == 302
+    wait_for(lambda: ProcrastinateJob.objects.get().attempts == 2, timeout=20, what="the retried run")
+    assert LinkedAccount.objects.get(pk=gone.pk).account_name == ""
