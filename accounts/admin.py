@@ -38,13 +38,12 @@ from .models import LinkedAccount, User
 
 admin.site.register(User, UserAdmin)
 
-if settings.TASKS_BACKEND != "procrastinate" and "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
     # On SQLite Procrastinate's tables do not exist (tasks run in-process): hide its job pages.
-    from procrastinate.contrib.django import models as procrastinate_models
+    from procrastinate.contrib.django.models import ProcrastinateJob
 
-    for _model in (procrastinate_models.ProcrastinateJob,):
-        if admin.site.is_registered(_model):
-            admin.site.unregister(_model)
+    if admin.site.is_registered(ProcrastinateJob):
+        admin.site.unregister(ProcrastinateJob)
 
 # Each action calls Mono synchronously, once per account: keep a click bounded.
 MAX_ACCOUNTS_PER_ACTION = 100
