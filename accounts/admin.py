@@ -34,7 +34,7 @@ from monolink.mono import Deadline, MonoError
 from webhooks.models import WebhookEvent
 
 from . import rules
-from .models import LinkedAccount, User
+from .models import LinkAttempt, LinkedAccount, User
 
 admin.site.register(User, UserAdmin)
 
@@ -526,3 +526,21 @@ def _deliver_sandbox_reauth_required(mono_account_id: str):
     # receive() trusts its caller to have checked the secret (the HTTP view does); staff are the caller here.
     headers = {"content-type": "application/json", "user-agent": "monolink-admin (sandbox demo)"}
     return pipeline.receive(body=body, headers=headers, remote_ip=None)
+
+
+@admin.register(LinkAttempt)
+class LinkAttemptAdmin(admin.ModelAdmin):
+    """Read-only: what came of each widget code. The code itself is never shown, not even masked."""
+
+    list_display = ["created_at", "user", "institution_name", "status", "mono_account_id", "error"]
+    list_filter = ["status"]
+    list_select_related = ["user"]
+    search_fields = ["mono_account_id", "user__username", "user__email"]
+    fields = ["user", "institution_name", "status", "mono_account_id", "error", "created_at", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -118,13 +118,71 @@ class LinkedAccount(models.Model):
         return f"…{self.reauth_code[-4:]}" if len(self.reauth_code) > 12 else "••••"
 
 
-class ExchangedCode(models.Model):
-    """A Connect widget `code` we already exchanged. Mono codes are single-use, so a second post of
-    the same code (double click, retried fetch) must answer from here instead of asking Mono again."""
+class LinkAttemptQuerySet(models.QuerySet):
+    def for_user(self, user) -> LinkAttemptQuerySet:
+        return self.filter(user=user)
 
-    code_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the code; never the code.")
-    mono_account_id = models.CharField(max_length=64)
+    def on_dashboard(self, now: datetime | None = None) -> LinkAttemptQuerySet:
+        """What the dashboard reports: every link still pending, and a recent failure that no newer
+        attempt has superseded (trying again replaces the message instead of stacking them)."""
+        since = (now or timezone.now()) - LINK_FAILURE_SHOWN_FOR
+        newer = LinkAttempt.objects.filter(user=models.OuterRef("user"), created_at__gt=models.OuterRef("created_at"))
+        pending = models.Q(status=LinkAttempt.Status.PENDING)
+        failed = models.Q(status=LinkAttempt.Status.FAILED, created_at__gte=since) & ~models.Exists(newer)
+        return self.filter(pending | failed).order_by("created_at", "id")
+
+
+LINK_FAILURE_SHOWN_FOR = timedelta(days=1)
+
+
+class LinkAttempt(models.Model):
+    """One Connect widget `code` (from `setup()`), from the browser's post until Mono answered for it.
+
+    Mono codes are single-use and short-lived (settings.MONO_LINK_CODE_LIFETIME). The unique
+    code_hash decides which post exchanges a code; every other post of it answers from this row.
+    The code itself is kept only while the attempt is pending (a retry needs it; exchanging it also
+    needs our secret key) and cleared once Mono answered or the code expired. Written only by
+    accounts.rules; the background task gets the attempt's id, never the code.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Linking"
+        LINKED = "linked", "Linked"
+        FAILED = "failed", "Failed"
+
+    code_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the code.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="link_attempts")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    institution_name = models.CharField(max_length=128, blank=True, help_text="The bank picked in the widget.")
+    # Null once the attempt is over: never a usable code in a finished row, an admin page or a dump.
+    code = models.CharField(max_length=512, null=True, blank=True)  # noqa: DJ001
+    # Whoever exchanges the code holds this lease, so the request and the task never both call Mono.
+    exchanging_until = models.DateTimeField(null=True, blank=True)
+    mono_account_id = models.CharField(max_length=64, blank=True)
+    error = models.CharField(max_length=255, blank=True, help_text="What the user was told, when it failed.")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LinkAttemptQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "status"], name="linkattempt_user_status_idx")]
 
     def __str__(self) -> str:
-        return f"code …{self.code_hash[-6:]} → {self.mono_account_id}"
+        return f"{self.bank_label} ({self.get_status_display().lower()})"
+
+    @property
+    def bank_label(self) -> str:
+        return self.institution_name or "your bank"
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.created_at + settings.MONO_LINK_CODE_LIFETIME
+
+    def message(self, account: LinkedAccount | None = None) -> str:
+        """The one sentence the dashboard and the status endpoint show for this attempt."""
+        if self.status == self.Status.PENDING:
+            return f"Linking {self.bank_label}…"
+        if self.status == self.Status.LINKED:
+            return f"Linked {account or self.bank_label}."
+        return f"Couldn't link {self.bank_label}. {self.error}".strip()

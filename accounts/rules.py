@@ -12,16 +12,17 @@ import functools
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from monolink.mono import AccountDetails, Deadline, MonoError, get_client
+from monolink.mono import AccountDetails, Deadline, MonoError, MonoNotFound, MonoRequestError, get_client
 
-from .models import LinkedAccount
+from .models import LinkAttempt, LinkedAccount
 
 log = logging.getLogger(__name__)
 
@@ -290,32 +291,126 @@ def link_account(*, user, mono_account_id: str, details: AccountDetails | None =
     return account
 
 
-def link_with_code(*, user, code: str, deadline: Deadline) -> LinkedAccount:
-    """Link the account behind a Connect widget `code` (from `setup()`), exactly once per code.
+# --- linking a new account: one LinkAttempt per widget code ---------------------------------------
 
-    Mono codes are single-use: a code we already exchanged is answered from ExchangedCode, so a
-    double post links one account with one exchange call. Details are fetched best effort so the
-    dashboard shows the bank at once; Mono failing there must not fail the link.
+
+class LinkCodeTaken(Exception):
+    """Another user already posted this code (it is single-use): nothing of theirs is shown."""
+
+
+class LinkExchangeBusy(Exception):
+    """Someone else is exchanging this code right now; try again once their lease ends."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"the link code is being exchanged elsewhere; retry in {retry_after:.0f} s")
+        self.retry_after = retry_after  # read by monolink.taskqueue.Backoff
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    """What Mono answered for a code: the account id, and its details unless fetching them failed."""
+
+    mono_account_id: str
+    details: AccountDetails | None
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def claim_link_code(*, user, code: str, institution_name: str = "") -> tuple[LinkAttempt, bool]:
+    """Record a widget code once. (attempt, True) for the post that recorded it, which exchanges it;
+    (the existing attempt, False) for every other post of that code, which answers from it.
+
+    The unique code_hash decides, also between app servers: a racing insert fails and reads the
+    winner's row. The savepoint keeps the caller's transaction usable after that IntegrityError.
     """
-    from .models import ExchangedCode
-
-    code_hash = hashlib.sha256(code.encode()).hexdigest()
-    known = ExchangedCode.objects.filter(code_hash=code_hash).values_list("mono_account_id", flat=True).first()
-    if known is not None:
-        return link_account(user=user, mono_account_id=known)
-    client = get_client()
     try:
-        mono_account_id = client.exchange_code(code, deadline=deadline)
-    except MonoError:
-        # A concurrent post of the same code may have won the exchange; Mono refuses the second.
-        known = ExchangedCode.objects.filter(code_hash=code_hash).values_list("mono_account_id", flat=True).first()
-        if known is None:
-            raise
-        return link_account(user=user, mono_account_id=known)
-    ExchangedCode.objects.get_or_create(code_hash=code_hash, defaults={"mono_account_id": mono_account_id})
-    details = None
+        with transaction.atomic():
+            attempt = LinkAttempt.objects.create(
+                code_hash=code_hash(code), user=user, code=code, institution_name=institution_name
+            )
+        return attempt, True
+    except IntegrityError:
+        attempt = LinkAttempt.objects.get(code_hash=code_hash(code))
+    if attempt.user_id != user.pk:
+        raise LinkCodeTaken("This link code was already used.")
+    return attempt, False
+
+
+def claim_link_exchange(*, attempt_id: int, seconds: float) -> LinkAttempt:
+    """Take the lease to exchange a pending attempt's code for `seconds` (a conditional UPDATE: no
+    row lock is held while Mono is called). Returns the attempt: claimed if still pending, else as
+    it ended. LinkExchangeBusy while another holder's lease runs."""
+    now = timezone.now()
+    claimed = (
+        LinkAttempt.objects.filter(pk=attempt_id, status=LinkAttempt.Status.PENDING)
+        .filter(Q(exchanging_until__isnull=True) | Q(exchanging_until__lt=now))
+        .update(exchanging_until=now + timedelta(seconds=seconds), updated_at=now)
+    )
+    attempt = LinkAttempt.objects.get(pk=attempt_id)
+    if not claimed and attempt.status == LinkAttempt.Status.PENDING:
+        raise LinkExchangeBusy(retry_after=max(1.0, (attempt.exchanging_until - now).total_seconds()))
+    return attempt
+
+
+def release_link_exchange(*, attempt_id: int) -> None:
+    """Mono did not answer: give the lease back so the next try need not wait for it."""
+    LinkAttempt.objects.filter(pk=attempt_id, status=LinkAttempt.Status.PENDING).update(
+        exchanging_until=None, updated_at=timezone.now()
+    )
+
+
+def exchange_at_mono(*, code: str, deadline: Deadline) -> Exchanged:
+    """Exchange the code, then fetch the account's details best effort (network only, no transaction).
+
+    Raises MonoError when the exchange itself fails. Details failing must not fail the link: the
+    caller queues a refresh instead of leaving the account empty.
+    """
+    client = get_client()
+    mono_account_id = client.exchange_code(code, deadline=deadline)
     try:
         details = client.get_account(mono_account_id, deadline=deadline)
     except MonoError as exc:
         log.warning("details fetch after link failed account=%s error=%s", mono_account_id, type(exc).__name__)
-    return link_account(user=user, mono_account_id=mono_account_id, details=details)
+        details = None
+    return Exchanged(mono_account_id=mono_account_id, details=details)
+
+
+def link_failure_message(exc: MonoError) -> str:
+    """What the user reads when Mono refused a code for good."""
+    if isinstance(exc, MonoRequestError | MonoNotFound):
+        return "Mono refused the link (the code was not valid or had expired). Please link your bank again."
+    return exc.user_message
+
+
+@transaction.atomic
+def fail_link(*, attempt_id: int, error: str) -> LinkAttempt:
+    """End a pending attempt as failed; its code is dropped (single-use, and of no use to anyone now)."""
+    attempt = LinkAttempt.objects.select_for_update().get(pk=attempt_id)
+    if attempt.status == LinkAttempt.Status.PENDING:
+        attempt.status = LinkAttempt.Status.FAILED
+        attempt.error = error[:255]
+        attempt.code = None
+        attempt.exchanging_until = None
+        attempt.save(update_fields=["status", "error", "code", "exchanging_until", "updated_at"])
+    return attempt
+
+
+@transaction.atomic
+def complete_link(*, attempt_id: int, exchanged: Exchanged) -> LinkAttempt:
+    """Mono took the code: create the user's account (or find it) and close the attempt."""
+    attempt = LinkAttempt.objects.select_for_update().select_related("user").get(pk=attempt_id)
+    if attempt.status != LinkAttempt.Status.PENDING:
+        return attempt  # finished meanwhile: the first answer stands
+    try:
+        link_account(user=attempt.user, mono_account_id=exchanged.mono_account_id, details=exchanged.details)
+    except AccountTakenError as exc:
+        attempt.status, attempt.error = LinkAttempt.Status.FAILED, str(exc)
+    else:
+        attempt.status = LinkAttempt.Status.LINKED
+    attempt.mono_account_id = exchanged.mono_account_id
+    attempt.code = None
+    attempt.exchanging_until = None
+    attempt.save()
+    return attempt

@@ -16,14 +16,16 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
-from monolink.mono import Deadline, MonoRateLimited, MonoUnavailable
+from monolink.mono import Deadline, MonoError, MonoRateLimited, MonoUnavailable
 from monolink.taskqueue import QUEUE_MAIL, QUEUE_MONO, Backoff, app, defer
 
 from . import rules
-from .models import LinkedAccount
+from .models import LinkAttempt, LinkedAccount
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,86 @@ def queue_reauth_email(*, mono_account_id: str) -> None:
 def queue_refresh(*, mono_account_id: str) -> None:
     """Fetch the account from Mono soon; one waiting refresh per account is enough."""
     defer(refresh_account_details, queueing_lock=f"refresh:{mono_account_id}", mono_account_id=mono_account_id)
+
+
+# --- linking: exchange the widget's code now, or in the background until Mono answers ------------
+
+# Seconds between the end of a request's deadline and the background task's first try, so the two
+# never call Mono for one code at once (the attempt's lease makes sure of it).
+LINK_HANDOFF_MARGIN = 2.0
+_TRANSIENT = (MonoUnavailable, MonoRateLimited)
+
+
+def start_link(*, user, code: str, institution_name: str, deadline: Deadline) -> LinkAttempt:
+    """Link the account behind a Connect widget `code` within the request's deadline, or leave it pending.
+
+    The attempt and its background exchange job commit together (an outbox): a web process killed
+    mid-exchange loses nothing, the job starts once the request's deadline is over. Only the post
+    that recorded the code calls Mono; any other post of it (double click, retried fetch, a
+    racing tab) answers from the record.
+    """
+    with transaction.atomic():
+        attempt, created = rules.claim_link_code(user=user, code=code, institution_name=institution_name)
+        if created:
+            defer(
+                exchange_link_code,
+                schedule_in=settings.MONO_REQUEST_DEADLINE + LINK_HANDOFF_MARGIN,
+                attempt_id=attempt.pk,
+            )
+    if not created:
+        return attempt
+    try:
+        return exchange_link(attempt_id=attempt.pk, deadline=deadline, lease=deadline.remaining() + 1)
+    except (*_TRANSIENT, rules.LinkExchangeBusy) as exc:
+        log.info("link pending attempt=%s: %s; the background task takes over", attempt.pk, type(exc).__name__)
+        attempt.refresh_from_db()
+        return attempt
+
+
+def exchange_link(*, attempt_id: int, deadline: Deadline, lease: float) -> LinkAttempt:
+    """Exchange a pending attempt's code at Mono and record the answer.
+
+    Mono not answering (MonoUnavailable, MonoRateLimited) is raised with the attempt still pending
+    and its code kept, unless the code has expired meanwhile, which ends it. Any other refusal ends
+    it as failed. Details that could not be fetched after a good exchange queue a refresh, in the
+    transaction that links the account.
+    """
+    attempt = rules.claim_link_exchange(attempt_id=attempt_id, seconds=lease)
+    if attempt.status != LinkAttempt.Status.PENDING:
+        return attempt
+    if timezone.now() >= attempt.expires_at:
+        return rules.fail_link(attempt_id=attempt_id, error=CODE_EXPIRED)
+    try:
+        exchanged = rules.exchange_at_mono(code=attempt.code, deadline=deadline)
+    except _TRANSIENT:
+        if timezone.now() >= attempt.expires_at:
+            return rules.fail_link(attempt_id=attempt_id, error=CODE_EXPIRED)
+        rules.release_link_exchange(attempt_id=attempt_id)
+        raise
+    except MonoError as exc:
+        log.warning("link refused attempt=%s error=%s", attempt_id, type(exc).__name__)
+        return rules.fail_link(attempt_id=attempt_id, error=rules.link_failure_message(exc))
+    with transaction.atomic():
+        attempt = rules.complete_link(attempt_id=attempt_id, exchanged=exchanged)
+        if attempt.status == LinkAttempt.Status.LINKED and exchanged.details is None:
+            queue_refresh(mono_account_id=exchanged.mono_account_id)
+    return attempt
+
+
+CODE_EXPIRED = "Mono did not answer before the link code expired. Please link your bank again."
+
+
+# Retried while Mono is down, until Mono answers or the code expires (MONO_LINK_CODE_LIFETIME): the
+# attempt then fails for the user to try again. 20 attempts outlast any code lifetime at the backoff
+# schedule, so the job ends through the expiry, not by running out of attempts.
+@app.task(
+    queue=QUEUE_MONO,
+    retry=Backoff(max_attempts=20, retry_exceptions=(*_TRANSIENT, rules.LinkExchangeBusy)),
+)
+def exchange_link_code(attempt_id: int) -> str:
+    """The background half of a link: the attempt's code, by id (a job's arguments are shown in admin)."""
+    deadline = Deadline.after(settings.MONO_TASK_DEADLINE)
+    return exchange_link(attempt_id=attempt_id, deadline=deadline, lease=settings.MONO_TASK_DEADLINE + 1).status
 
 
 # Mono outages and 429s are transient; the client already retried within its deadline, so the task

@@ -14,17 +14,17 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from monolink.mono import Deadline, MonoError
+from monolink.mono import Deadline
 
-from . import rules
-from .forms import CodeForm
-from .models import LinkedAccount
+from . import rules, tasks
+from .forms import CodeForm, LinkForm
+from .models import LinkAttempt, LinkedAccount
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ def dashboard(request):
     accounts = LinkedAccount.objects.for_user(request.user).order_by("unlinked_at", "institution_name", "id")
     context = {
         "accounts": accounts,
+        "link_attempts": LinkAttempt.objects.for_user(request.user).on_dashboard(),
         "connect_js_url": settings.MONO_CONNECT_JS_URL,
         "public_key": _public_key(),
     }
@@ -104,7 +105,7 @@ def reauth(request):
     return _widget_context(render(request, "accounts/reauth.html", context))
 
 
-def _code_from(request: HttpRequest) -> tuple[CodeForm, bool]:
+def _code_from(request: HttpRequest, form_class: type[CodeForm] = CodeForm) -> tuple[CodeForm, bool]:
     """Accept the script's JSON body or a plain form post; a malformed body is just an invalid form."""
     wants_json = request.content_type == "application/json"
     if wants_json:
@@ -114,9 +115,9 @@ def _code_from(request: HttpRequest) -> tuple[CodeForm, bool]:
             data = None
         # Only strings count: a number where the code belongs is garbage, not a code to coerce.
         fields = {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
-        form = CodeForm(fields)
+        form = form_class(fields)
     else:
-        form = CodeForm(request.POST)
+        form = form_class(request.POST)
     return form, wants_json
 
 
@@ -150,25 +151,50 @@ def reauth_complete(request, account_id: int):
 @login_required
 @require_POST
 def link_complete(request):
-    """The widget finished linking a new bank: exchange the code and create the account."""
-    form, wants_json = _code_from(request)
+    """The widget finished linking a new bank: exchange its code now, or say it is pending (202)."""
+    form, wants_json = _code_from(request, LinkForm)
     if not form.is_valid():
         return _bad_request(form)
     try:
-        deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)
-        account = rules.link_with_code(user=request.user, code=form.cleaned_data["code"], deadline=deadline)
-    except rules.AccountTakenError:
-        message = "This bank account is already linked to another user, so it can't be linked here."
-        return _link_failed(request, wants_json, message, status=409)
-    except MonoError as exc:
-        log.warning("link failed user=%s error=%s", request.user.pk, type(exc).__name__)
-        return _link_failed(request, wants_json, exc.user_message, status=502)
-    message = f"Linked {account}."
-    dashboard_url = reverse("accounts:dashboard")
-    messages.success(request, message)
+        attempt = tasks.start_link(
+            user=request.user,
+            code=form.cleaned_data["code"],
+            institution_name=form.cleaned_data["institution"],
+            deadline=Deadline.after(settings.MONO_REQUEST_DEADLINE),
+        )
+    except rules.LinkCodeTaken as exc:
+        return _link_failed(request, wants_json, str(exc), status=409)
+    answer = _attempt_answer(attempt)
+    if attempt.status == LinkAttempt.Status.FAILED:
+        # Mono took the code but the account is another user's (409), or Mono refused the code (502).
+        return _link_failed(request, wants_json, answer["message"], status=409 if attempt.mono_account_id else 502)
     if wants_json:
-        return JsonResponse({"status": "linked", "message": message, "account": account.pk, "redirect": dashboard_url})
-    return redirect(dashboard_url)
+        return JsonResponse(answer, status=202 if attempt.status == LinkAttempt.Status.PENDING else 200)
+    if attempt.status == LinkAttempt.Status.LINKED:
+        messages.success(request, answer["message"])
+    return redirect(answer["redirect"])
+
+
+@login_required
+@require_GET
+def link_status(request, attempt_id: int):
+    """What became of one of the user's link attempts (the dashboard polls it while pending)."""
+    attempt = get_object_or_404(LinkAttempt.objects.for_user(request.user), pk=attempt_id)
+    return JsonResponse(_attempt_answer(attempt), headers={"Cache-Control": "no-store"})
+
+
+def _attempt_answer(attempt: LinkAttempt) -> dict:
+    account = None
+    if attempt.status == LinkAttempt.Status.LINKED:
+        account = LinkedAccount.objects.filter(mono_account_id=attempt.mono_account_id).first()
+    return {
+        "status": attempt.status,
+        "message": attempt.message(account),
+        "attempt": attempt.pk,
+        "account": account.pk if account else None,
+        "status_url": reverse("accounts:link_status", args=[attempt.pk]),
+        "redirect": reverse("accounts:dashboard"),
+    }
 
 
 def _link_failed(request, wants_json: bool, message: str, *, status: int) -> HttpResponse:

@@ -40,16 +40,26 @@ QUEUES = (QUEUE_MONO, QUEUE_MAIL, QUEUE_MAINTENANCE)
 __all__ = ["QUEUES", "QUEUE_MAIL", "QUEUE_MAINTENANCE", "QUEUE_MONO", "Backoff", "app", "defer"]
 
 
-def defer(task, /, *, lock: str | None = None, queueing_lock: str | None = None, **kwargs: Any) -> None:
+def defer(
+    task,
+    /,
+    *,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+    schedule_in: float | None = None,
+    **kwargs: Any,
+) -> None:
     """Queue `task(**kwargs)` as part of the caller's transaction.
 
     `lock`: jobs sharing it never run at the same time (Procrastinate's own lock). `queueing_lock`:
     at most one such job waits in the queue; a second is dropped, as it would do the same work.
+    `schedule_in`: seconds before the job may start (in-process there is no clock: it runs at commit).
     """
     if settings.TASKS_BACKEND == IN_PROCESS:
         transaction.on_commit(partial(_run_in_process, task, kwargs))
         return
-    job = task.configure(lock=lock, queueing_lock=queueing_lock)
+    when = {"schedule_in": {"seconds": schedule_in}} if schedule_in is not None else {}
+    job = task.configure(lock=lock, queueing_lock=queueing_lock, **when)
     if queueing_lock is None:
         job.defer(**kwargs)  # one INSERT, no savepoint: the webhook's hot path
         return

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 
 from accounts.models import LinkedAccount, User
+from monolink.mono import MonoRequestError
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -132,3 +133,116 @@ def hanging_mono():
     for conn in held:
         conn.close()
     listener.close()
+
+
+class _StubMonoHandler(BaseHTTPRequestHandler):
+    """Mono's v2 exchange and account endpoints, answering as `server.plan` says, one step per call."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+        self.server.record("exchange", body.get("code"))
+        step = self.server.next_step("exchange")
+        if step == "hang":  # accept and say nothing, until the caller has given up
+            self.server.release.wait(timeout=30)
+            return
+        if step != "ok":
+            return self._answer(int(step), {"message": "Invalid code"})
+        self._answer(200, {"status": "successful", "data": {"id": self.server.account_id_for(body.get("code"))}})
+
+    def do_GET(self):
+        account_id = self.path.rstrip("/").rsplit("/", 1)[-1]
+        self.server.record("details", account_id)
+        step = self.server.next_step("details")
+        if step == "hang":
+            self.server.release.wait(timeout=30)
+            return
+        if step != "ok":
+            return self._answer(int(step), {"message": "Mono is having a moment"})
+        self._answer(200, stub_account_body(account_id))
+
+    def _answer(self, status: int, payload: dict):
+        raw = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args):
+        pass
+
+
+def stub_account_body(account_id: str) -> dict:
+    """Mono's v2 GET /v2/accounts/{id} answer, with the sandbox's made-up details for that id."""
+    from monolink.mono.sandbox import sandbox_details
+
+    d = sandbox_details(account_id)
+    account = {
+        "id": account_id,
+        "name": d.name,
+        "account_number": d.account_number,
+        "currency": d.currency,
+        "balance": d.balance,
+        "type": d.type,
+        "institution": {"name": d.institution.name, "bank_code": d.institution.bank_code, "type": d.institution.type},
+    }
+    return {"status": "successful", "data": {"account": account, "meta": {"data_status": "AVAILABLE"}}}
+
+
+class StubMonoServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _StubMonoHandler)
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, str]] = []
+        self.plans: dict[str, list[str]] = {"exchange": [], "details": []}
+        self.delay = 0.0  # seconds each exchange takes, so racing posts overlap
+        self.release = threading.Event()
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+    def record(self, kind: str, value: str):
+        with self.lock:
+            self.calls.append((kind, value))
+        if kind == "exchange" and self.delay:
+            threading.Event().wait(self.delay)
+
+    def next_step(self, kind: str) -> str:
+        with self.lock:
+            return self.plans[kind].pop(0) if self.plans[kind] else "ok"
+
+    def count(self, kind: str) -> int:
+        with self.lock:
+            return sum(1 for k, _ in self.calls if k == kind)
+
+    @staticmethod
+    def account_id_for(code) -> str:
+        """A sandbox widget code carries its account id (so the bank picked sticks); any other code gets one."""
+        from monolink.mono.sandbox import SandboxClient
+
+        try:
+            return SandboxClient().exchange_code(code)
+        except MonoRequestError:  # not a sandbox code: a fixed ObjectId-looking id (last byte: Access Bank)
+            return "65f0c0ffee00000000000a01"
+
+
+@pytest.fixture
+def stub_mono(settings):
+    """A real HTTP Mono on 127.0.0.1 (v2 paths) with the real client pointed at it.
+
+    `plans["exchange"]` / `plans["details"]`: one step per call, "ok" (default), "hang" or an HTTP
+    status; `calls` records (kind, code or account id); `delay` slows every exchange down.
+    """
+    server = StubMonoServer()
+    threading.Thread(target=server.serve_forever, name="stub-mono", daemon=True).start()
+    settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
+    settings.MONO_SECRET_KEY = "test_sk_stub0123456789"
+    settings.MONO_API_BASE_URL = server.url
+    settings.MONO_API_VERSION = "v2"
+    settings.MONO_MAX_RETRIES = 0
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ExchangedCode, LinkedAccount
+from accounts.models import LinkedAccount
 
 API = "https://api.withmono.com"
 LOGIN = "/accounts/login/"
@@ -327,85 +326,7 @@ def test_user_is_not_sent_back_to_reauth_during_the_grace_period(client, make_ac
     assert sign_in(client)["Location"] == DASHBOARD
 
 
-# --- linking ------------------------------------------------------------------------------------------
-
-LINK = "/link/complete/"
-MONO_ID = "65f0c0ffee0000000000abcd"
-ACCOUNT_BODY = {
-    "status": "successful",
-    "data": {
-        "account": {
-            "id": MONO_ID,
-            "name": "ADA LOVELACE",
-            "account_number": "0123456789",
-            "currency": "NGN",
-            "balance": 1234567,
-            "type": "SAVINGS",
-            "institution": {"name": "GTBank", "bank_code": "058", "type": "PERSONAL_BANKING"},
-        },
-        "meta": {"data_status": "AVAILABLE", "auth_method": "internet_banking"},
-    },
-}
-
-
-def test_link_exchanges_the_code_and_shows_the_bank_on_the_dashboard(signed_in, user, real_mono):
-    real_mono.post(f"{API}/v2/accounts/auth", json={"id": MONO_ID})
-    real_mono.get(f"{API}/v2/accounts/{MONO_ID}", json=ACCOUNT_BODY)
-    response = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
-    assert response.status_code == 200, response.content
-    account = LinkedAccount.objects.get(mono_account_id=MONO_ID)
-    assert account.user == user
-    assert account.institution_name == "GTBank"
-    body = signed_in.get(DASHBOARD).content.decode()
-    assert "GTBank" in body and "******6789" in body
-    assert "₦12,345.67" in body
-
-
-def test_link_with_the_same_code_twice_links_once_with_one_exchange(signed_in, real_mono):
-    exchange = real_mono.post(f"{API}/v2/accounts/auth", json={"id": MONO_ID})
-    real_mono.get(f"{API}/v2/accounts/{MONO_ID}", json=ACCOUNT_BODY)
-    first = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
-    second = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
-    assert first.status_code == second.status_code == 200
-    assert first.json()["account"] == second.json()["account"]
-    assert exchange.call_count == 1
-    assert LinkedAccount.objects.filter(mono_account_id=MONO_ID).count() == 1
-    assert ExchangedCode.objects.count() == 1
-    assert "code_1" not in ExchangedCode.objects.get().code_hash  # only a hash is kept
-
-
-def test_link_survives_mono_failing_the_details_fetch(signed_in, real_mono):
-    real_mono.post(f"{API}/v2/accounts/auth", json={"data": {"id": MONO_ID}})
-    real_mono.get(f"{API}/v2/accounts/{MONO_ID}", status=503)
-    response = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
-    assert response.status_code == 200
-    assert LinkedAccount.objects.filter(mono_account_id=MONO_ID).exists()
-
-
-def test_link_of_an_account_owned_by_another_user_is_a_clear_error(signed_in, make_account, other_user, real_mono):
-    make_account(user=other_user, mono_account_id=MONO_ID)
-    real_mono.post(f"{API}/v2/accounts/auth", json={"id": MONO_ID})
-    real_mono.get(f"{API}/v2/accounts/{MONO_ID}", json=ACCOUNT_BODY)
-    response = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
-    assert response.status_code == 409
-    assert "already linked to another user" in response.json()["message"]
-    assert LinkedAccount.objects.get(mono_account_id=MONO_ID).user == other_user
-
-
-def test_link_when_mono_refuses_the_code_is_a_friendly_502(signed_in, real_mono):
-    real_mono.post(f"{API}/v2/accounts/auth", status=400, json={"message": "Invalid code"})
-    response = signed_in.post(LINK, {"code": "code_1"}, content_type="application/json")
-    assert response.status_code == 502
-    assert "test_sk_x" not in response.content.decode()
-    assert not LinkedAccount.objects.exists()
-
-
-def test_link_enforces_csrf(user, real_mono):
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    response = client.post(LINK, json.dumps({"code": "code_1"}), content_type="application/json")
-    assert response.status_code == 403
-    assert len(real_mono.calls) == 0
+# Linking a new account: tests/test_link.py.
 
 
 # --- dashboard ----------------------------------------------------------------------------------------

@@ -37,12 +37,13 @@
     }
   }
 
-  function postCode(url, code) {
+  /* POST {code, ...extra} as JSON; resolves with the JSON answer of any 2xx (202: still pending). */
+  function postCode(url, code, extra) {
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
-      body: JSON.stringify({ code: code }),
+      body: JSON.stringify(Object.assign({ code: code }, extra || {})),
     }).then(function (response) {
       return response
         .json()
@@ -58,8 +59,9 @@
     });
   }
 
-  /* Open the widget. `start(connect)` calls setup() or reauthorise(); `done(code)` posts the code. */
-  function openWidget(start, done, retry) {
+  /* Open the widget. `start(connect)` calls setup() or reauthorise(); `done(code)` posts the code;
+   * `listen(name, data)`, when given, also hears the widget's events. */
+  function openWidget(start, done, retry, listen) {
     if (typeof window.Connect !== "function") {
       say("error", "The bank connection window could not be loaded. Check your internet connection.", retry);
       return;
@@ -85,6 +87,7 @@
           say("error", lastError || "The bank window was closed before you finished. Nothing was changed.", retry);
         },
         onEvent: function (name, data) {
+          if (listen) listen(name, data);
           if (name === "ERROR") {
             var detail = (data && (data.errorMessage || data.errorType)) || "an unknown error";
             lastError = "Your bank's window reported a problem: " + detail + ". Nothing was changed.";
@@ -137,23 +140,75 @@
     var retry = function () {
       link(button);
     };
+    var institution = ""; // the bank picked in the widget, so the dashboard can say "Linking <bank>…"
     openWidget(
       function (connect) {
+        linking = true; // a pending link that finishes meanwhile must not reload the page under the widget
         connect.setup();
       },
       function (code) {
-        postCode(button.dataset.completeUrl, code)
+        postCode(button.dataset.completeUrl, code, { institution: institution })
           .then(function (body) {
-            say("ok", body.message || "Linked.");
+            // 200 linked, or 202 pending: Mono has not answered yet and the dashboard shows the wait.
+            say(body.status === "pending" ? "info" : "ok", body.message || "Linked.");
+            linking = false;
             window.location.assign(body.redirect || window.location.href);
           })
           .catch(function (err) {
+            linking = false;
             say("error", err.message, retry);
           });
       },
-      retry
+      retry,
+      function (name, data) {
+        if (name === "INSTITUTION_SELECTED" && data && data.institution && data.institution.name) {
+          institution = String(data.institution.name).slice(0, 128);
+        } else if (name === "EXIT" || name === "ERROR") {
+          linking = false;
+        }
+      }
     );
   }
+
+  /* Pending links on the dashboard: ask the server what became of each until Mono has answered.
+   * Linked: reload to show the account (unless the widget is open). Failed: show why, with "Try again". */
+  var linking = false;
+  function watchLinkAttempt(item) {
+    var delay = 2000;
+    var giveUpAt = (Number(item.dataset.expires) || 0) * 1000 + 120000; // the code's life + the task's last try
+    function poll() {
+      fetch(item.dataset.statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.ok ? response.json() : null;
+        })
+        .catch(function () {
+          return null; // offline for a moment: ask again later
+        })
+        .then(function (body) {
+          if (body && body.status === "linked" && !linking) {
+            window.location.reload();
+            return;
+          }
+          if (body && body.status === "failed") {
+            item.className = item.className.replace("link-pending", "link-failed");
+            item.dataset.status = "failed";
+            item.querySelector(".link-attempt-message").textContent = body.message;
+            item.querySelector(".link-attempt-hint").hidden = true;
+            item.querySelector("button[data-action=link]").hidden = false;
+            return;
+          }
+          if (Date.now() > giveUpAt) {
+            item.querySelector(".link-attempt-hint").textContent =
+              "This is taking longer than it should. Reload the page later to see the result.";
+            return;
+          }
+          delay = Math.min(delay * 1.5, 10000);
+          window.setTimeout(poll, delay);
+        });
+    }
+    window.setTimeout(poll, delay);
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-link-attempt][data-status=pending]"), watchLinkAttempt);
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button[data-action]");
