@@ -111,7 +111,10 @@ class Workers:
         self.tmp_path = tmp_path
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, sink: SmtpSink, *, queues: str = "mono,mail,maintenance") -> subprocess.Popen:
+    def start(
+        self, sink: SmtpSink, *, queues: str = "mono,mail,maintenance", overrides: dict[str, str | None] | None = None
+    ) -> subprocess.Popen:
+        """`overrides` replace the environment below; a None value removes that variable."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MONO_", "TASKS_", "EMAIL_"))}
         env.update(
             {
@@ -132,6 +135,11 @@ class Workers:
                 "LOG_FORMAT": "json",
             }
         )
+        for name, value in (overrides or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         log = (self.tmp_path / f"worker-{len(self.processes)}.log").open("w")
         process = subprocess.Popen(  # noqa: S603 (our own manage.py, fixed arguments)
             [sys.executable, "manage.py", "run_worker", f"--queues={queues}"],
