@@ -46,6 +46,7 @@ def queue_refresh(*, mono_account_id: str) -> None:
 # never call Mono for one code at once (the attempt's lease makes sure of it).
 LINK_HANDOFF_MARGIN = 2.0
 _TRANSIENT = (MonoUnavailable, MonoRateLimited)
+CODE_EXPIRED = "Mono did not answer before the link code expired. Please link your bank again."
 
 
 def start_link(*, user, code: str, institution_name: str, deadline: Deadline) -> LinkAttempt:
@@ -104,12 +105,9 @@ def exchange_link(*, attempt_id: int, deadline: Deadline, lease: float) -> LinkA
     return attempt
 
 
-CODE_EXPIRED = "Mono did not answer before the link code expired. Please link your bank again."
-
-
 # Retried while Mono is down, until Mono answers or the code expires (MONO_LINK_CODE_LIFETIME): the
-# attempt then fails for the user to try again. 20 attempts outlast any code lifetime at the backoff
-# schedule, so the job ends through the expiry, not by running out of attempts.
+# attempt then fails for the user to try again. At the default backoff (2 s doubling, capped at
+# 15 min) 20 attempts span hours, so the job ends through the code's expiry, not its last attempt.
 @app.task(
     queue=QUEUE_MONO,
     retry=Backoff(max_attempts=20, retry_exceptions=(*_TRANSIENT, rules.LinkExchangeBusy)),

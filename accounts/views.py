@@ -168,10 +168,10 @@ def link_complete(request):
     if attempt.status == LinkAttempt.Status.FAILED:
         # Mono took the code but the account is another user's (409), or Mono refused the code (502).
         return _link_failed(request, wants_json, answer["message"], status=409 if attempt.mono_account_id else 502)
+    if attempt.status == LinkAttempt.Status.LINKED:
+        messages.success(request, answer["message"])  # shown on the dashboard the script goes to
     if wants_json:
         return JsonResponse(answer, status=202 if attempt.status == LinkAttempt.Status.PENDING else 200)
-    if attempt.status == LinkAttempt.Status.LINKED:
-        messages.success(request, answer["message"])
     return redirect(answer["redirect"])
 
 

@@ -202,6 +202,7 @@ class StubMonoServer(ThreadingHTTPServer):
         self.delay = 0.0  # seconds each exchange takes, so racing posts overlap
         self.release = threading.Event()
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.secret_key = "test_sk_stub0123456789"
 
     def record(self, kind: str, value: str):
         with self.lock:
@@ -238,7 +239,7 @@ def stub_mono(settings):
     server = StubMonoServer()
     threading.Thread(target=server.serve_forever, name="stub-mono", daemon=True).start()
     settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
-    settings.MONO_SECRET_KEY = "test_sk_stub0123456789"
+    settings.MONO_SECRET_KEY = server.secret_key
     settings.MONO_API_BASE_URL = server.url
     settings.MONO_API_VERSION = "v2"
     settings.MONO_MAX_RETRIES = 0

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from accounts.models import LinkAttempt, LinkedAccount, User
+from tests.test_link_worker import start_worker_against
 from tests.test_worker import smtp_sink, workers  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,17 +68,7 @@ def test_a_slow_mono_shows_linking_then_the_account_without_a_reload(
     page.set_viewport_size({"width": 1280, "height": 800})
 
     # Mono answers again; a worker takes the kept code. The dashboard notices on its own.
-    workers.start(
-        smtp_sink(),
-        queues="mono,maintenance",
-        overrides={
-            "MONO_SANDBOX": None,
-            "MONO_SECRET_KEY": settings.MONO_SECRET_KEY,
-            "MONO_PUBLIC_KEY": "test_pk_stub",
-            "MONO_API_BASE_URL": stub_mono.url,
-            "MONO_MAX_RETRIES": "0",
-        },
-    )
+    start_worker_against(stub_mono, workers, smtp_sink)
     page.locator(".account").get_by_text("Zenith Bank").wait_for(timeout=30_000)
     assert page.locator(".link-attempt").count() == 0
     account = LinkedAccount.objects.get()
