@@ -30,6 +30,8 @@ def test_concurrent_posts_of_one_code_make_one_exchange_call(user, stub_mono, se
     assert stub_mono.count("exchange") == 1
     statuses = sorted(a.status_code for a in answers)
     assert statuses.count(200) >= 1 and set(statuses) <= {200, 202}, statuses  # the rest: "pending", from the record
-    assert LinkAttempt.objects.get().status == "linked"
+    attempt = LinkAttempt.objects.get()
+    assert attempt.status == "linked"
     assert LinkedAccount.objects.count() == 1
-    assert ProcrastinateJob.objects.filter(task_name="accounts.tasks.exchange_link_code").count() == 1
+    jobs = ProcrastinateJob.objects.filter(task_name="accounts.tasks.exchange_link_code")
+    assert jobs.filter(args={"attempt_id": attempt.pk}).count() == 1
