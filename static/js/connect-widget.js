@@ -163,8 +163,8 @@
       function (name, data) {
         if (name === "INSTITUTION_SELECTED" && data && data.institution && data.institution.name) {
           institution = String(data.institution.name).slice(0, 128);
-        } else if (name === "EXIT" || name === "ERROR") {
-          linking = false;
+        } else if (name === "EXIT") {
+          linking = false; // closed without success (a wrong one-time code keeps the widget open)
         }
       }
     );

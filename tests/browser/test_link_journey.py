@@ -77,7 +77,9 @@ def test_a_slow_mono_shows_linking_then_the_account_without_a_reload(
     page.screenshot(path=str(artifacts_dir / "dashboard-linked-after-wait.png"), full_page=True)
 
 
-def test_a_refused_code_shows_a_clear_failure_and_try_again_opens_the_widget(page, live_server, stub_mono):
+def test_a_refused_code_shows_a_clear_failure_and_try_again_opens_the_widget(
+    page, live_server, stub_mono, artifacts_dir
+):
     stub_mono.plans["exchange"] = ["400"]
     User.objects.create_user("kemi", email="kemi@example.com", password=PASSWORD)
 
@@ -93,6 +95,9 @@ def test_a_refused_code_shows_a_clear_failure_and_try_again_opens_the_widget(pag
     page.reload()  # later visits keep saying it, with the same way out
     failure = page.locator(".link-attempt.link-failed")
     failure.get_by_text(re.compile(r"Couldn't link Zenith Bank\.")).wait_for()
+    page.set_viewport_size({"width": 390, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(artifacts_dir / "dashboard-link-failed-phone.png"), full_page=True)
     failure.get_by_role("button", name="Try again").click()
     page.get_by_role("dialog").get_by_role("button", name=re.compile("Zenith Bank")).wait_for()
     assert not LinkedAccount.objects.exists()
