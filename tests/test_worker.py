@@ -111,7 +111,10 @@ class Workers:
         self.tmp_path = tmp_path
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, sink: SmtpSink, *, queues: str = "mono,mail,maintenance") -> subprocess.Popen:
+    def start(
+        self, sink: SmtpSink, *, queues: str = "mono,mail,maintenance", env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        extra_env = env or {}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MONO_", "TASKS_", "EMAIL_"))}
         env.update(
             {
@@ -130,6 +133,7 @@ class Workers:
                 "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",
                 "EMAIL_TIMEOUT": "60",
                 "LOG_FORMAT": "json",
+                **extra_env,
             }
         )
         log = (self.tmp_path / f"worker-{len(self.processes)}.log").open("w")
