@@ -5,6 +5,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -73,7 +74,8 @@ class LinkedAccount(models.Model):
     details_as_of = models.DateTimeField(null=True, blank=True)
     # When we last received details from Mono or queued a fetch for them: the reconciler refreshes
     # an account once this is older than DETAILS_MAX_AGE (a lost refresh is retried the next day).
-    details_checked_at = models.DateTimeField(default=timezone.now)
+    # A database default, so bulk loads that name their columns (bench/) get one too.
+    details_checked_at = models.DateTimeField(db_default=Now())
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
