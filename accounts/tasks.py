@@ -33,9 +33,12 @@ log = logging.getLogger(__name__)
 
 
 def queue_reauth_email(*, mono_account_id: str, step: int = 0, reconciling: bool = False) -> None:
-    """Email the user about their flagged account. The lock keeps two sends for one account apart;
-    the reconciler's jobs also carry a queueing lock, so however many passes run while a job waits
-    (a mail server down for an hour) one job per account waits, not sixty."""
+    """Email the user about their flagged account. The lock keeps two sends for one account apart.
+
+    The reconciler's jobs also carry a queueing lock, so however many passes run while a job waits
+    (a mail server down for an hour) one job per account waits, not sixty. The webhook's job has
+    none: a new flag queues once, and its path stays one INSERT without a savepoint.
+    """
     defer(
         send_reauth_email,
         lock=f"mail:{mono_account_id}",
