@@ -590,6 +590,9 @@ class NotificationAdmin(FastListMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a deleted record would make the reconciler send that email again
+
     @admin.display(description="email", ordering="step")
     def kind(self, obj: Notification) -> str:
         return obj.kind

@@ -163,7 +163,7 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["sent_at"], name="notification_sent_at_idx")]  # sent_counts(since)
 
     def __str__(self) -> str:
-        return f"{'first email' if self.step == 0 else f'reminder {self.step}'} for account {self.account_id}"
+        return f"{self.kind} for account {self.account_id}"
 
     @property
     def kind(self) -> str:

@@ -18,6 +18,8 @@ from django.utils import timezone
 from accounts import notifications, rules, tasks
 from accounts.models import LinkedAccount, Notification
 
+from .test_settings_and_models import _check
+
 DAY = timedelta(days=1)
 
 
@@ -74,6 +76,22 @@ def test_due_step_follows_the_default_1_3_7_day_schedule(age, step):
     flagged_at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
     assert notifications.due_step(flagged_at, flagged_at + age) == step
+
+
+@pytest.mark.parametrize(
+    ("days", "error"),
+    [
+        ("1,x", "REAUTH_REMINDER_DAYS must be numbers of days"),
+        ("3,1", "REAUTH_REMINDER_DAYS must be positive and increasing"),
+        ("0,2", "REAUTH_REMINDER_DAYS must be positive and increasing"),
+        ("", None),  # no reminders
+    ],
+)
+def test_a_bad_reminder_schedule_stops_the_app_with_a_clear_error(days, error):
+    result = _check({"DEBUG": "true", "REAUTH_REMINDER_DAYS": days})
+
+    assert (result.returncode == 0) == (error is None), result.stderr
+    assert error is None or error in result.stderr
 
 
 def test_no_reminders_when_the_schedule_is_empty(settings):
@@ -316,6 +334,9 @@ def test_staff_see_the_emails_sent_on_the_account_page_and_in_a_list(account, ru
     assert rows.count('field-kind">Reminder 1<') == 1
     assert 'field-kind">First email<' not in rows  # filtered out
     assert admin_client.get(reverse("admin:accounts_notification_add")).status_code == 403
+    note = Notification.objects.get(step=1)
+    assert admin_client.post(reverse("admin:accounts_notification_delete", args=[note.pk])).status_code == 403
+    assert Notification.objects.filter(pk=note.pk).exists()
 
 
 @pytest.mark.postgres
