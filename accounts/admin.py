@@ -34,7 +34,7 @@ from monolink.mono import Deadline, MonoError
 from webhooks.models import WebhookEvent
 
 from . import rules
-from .models import LinkAttempt, LinkedAccount, User
+from .models import LinkAttempt, LinkedAccount, Notification, User
 
 admin.site.register(User, UserAdmin)
 
@@ -544,3 +544,73 @@ class LinkAttemptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- emails about broken links (accounts.notifications): what was sent, and when ---------------
+
+
+class NotificationInline(admin.TabularInline):
+    """The first email and reminders sent for this account, newest first; a record, not a form."""
+
+    model = Notification
+    verbose_name_plural = "Emails about broken links (first email and reminders)"
+    fields = ["kind", "flagged_at", "sent_at"]
+    readonly_fields = fields
+    ordering = ["-sent_at"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="email")
+    def kind(self, obj: Notification) -> str:
+        return obj.kind
+
+
+LinkedAccountAdmin.inlines = [*LinkedAccountAdmin.inlines, NotificationInline]
+
+
+class NotificationStepFilter(admin.SimpleListFilter):
+    title = "email"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("first", "First emails"), ("reminder", "Reminders")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "first":
+            return queryset.filter(step=0)
+        if self.value() == "reminder":
+            return queryset.filter(step__gt=0)
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(FastListMixin, admin.ModelAdmin):
+    """Every email sent about a broken link. Written only by the email task; read-only here."""
+
+    list_display = ["sent_at", "kind", "account", "flagged_at"]
+    list_select_related = ["account"]
+    list_filter = [NotificationStepFilter]
+    search_fields = ["=account__mono_account_id"]
+    search_help_text = "Exact Mono account id."
+    fields = ["account", "kind", "flagged_at", "sent_at", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a deleted record would make the reconciler send that email again
+
+    @admin.display(description="email", ordering="step")
+    def kind(self, obj: Notification) -> str:
+        return obj.kind

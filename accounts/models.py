@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -61,8 +62,9 @@ class LinkedAccount(models.Model):
         null=True, blank=True, help_text="When the user last finished the widget; awaiting Mono's confirmation."
     )
     reauth_completed_at = models.DateTimeField(null=True, blank=True)
+    # The latest Notification sent for the current flag (accounts.rules.record_notification keeps it).
     reauth_notified_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the user was emailed about the current flag."
+        null=True, blank=True, help_text="When the user was last emailed about the current flag."
     )
     unlinked_at = models.DateTimeField(null=True, blank=True)
     # Mono's timestamp of the last re-auth state event applied (flag, re-authorised, unlinked):
@@ -70,6 +72,10 @@ class LinkedAccount(models.Model):
     last_event_at = models.DateTimeField(null=True, blank=True)
     # Mono's timestamp of the account details stored, so a late account_updated cannot roll them back.
     details_as_of = models.DateTimeField(null=True, blank=True)
+    # When we last received details from Mono or queued a fetch for them: the reconciler refreshes
+    # an account once this is older than DETAILS_MAX_AGE (a lost refresh is retried the next day).
+    # A database default, so bulk loads that name their columns (bench/) get one too.
+    details_checked_at = models.DateTimeField(db_default=Now())
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -94,6 +100,12 @@ class LinkedAccount(models.Model):
             ),
             # The admin's data-status filter on a rare value such as FAILED (121 ms -> 1.3 ms at 1M).
             models.Index(fields=["data_status"], name="linkedaccount_data_status_idx"),
+            # The reconciler's oldest-details-first batch of refreshes.
+            models.Index(
+                fields=["details_checked_at"],
+                name="linkedaccount_details_due_idx",
+                condition=models.Q(unlinked_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -186,3 +198,31 @@ class LinkAttempt(models.Model):
         if self.status == self.Status.LINKED:
             return f"Linked {account or self.bank_label}."
         return f"Couldn't link {self.bank_label}. {self.error}".strip()
+
+
+class Notification(models.Model):
+    """One email sent to a user about a broken link: the first (step 0) or a reminder (1, 2, …).
+
+    A flag is identified by its account's `reauth_requested_at`; the unique constraint makes each
+    step of each flag be recorded once, whatever several workers or a rerun after a kill do.
+    """
+
+    account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="notifications")
+    flagged_at = models.DateTimeField(help_text="The flag this email was about (the account's reauth_requested_at).")
+    step = models.PositiveSmallIntegerField(help_text="0: the first email; 1, 2, …: reminders.")
+    sent_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "flagged_at", "step"], name="notification_once_per_step"),
+        ]
+        indexes = [models.Index(fields=["sent_at"], name="notification_sent_at_idx")]  # sent_counts(since)
+
+    def __str__(self) -> str:
+        return f"{self.kind} for account {self.account_id}"
+
+    @property
+    def kind(self) -> str:
+        return "First email" if self.step == 0 else f"Reminder {self.step}"

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from monolink.mono import AccountDetails, Deadline, MonoError, MonoNotFound, MonoRequestError, get_client
 
-from .models import LinkAttempt, LinkedAccount
+from .models import LinkAttempt, LinkedAccount, Notification
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,7 @@ def _copy_details(account: LinkedAccount, details: AccountDetails) -> None:
     for field, value in values.items():
         if value not in (None, ""):
             setattr(account, field, value)
+    account.details_checked_at = timezone.now()
 
 
 def refresh_details(*, mono_account_id: str, deadline: Deadline | None = None) -> Change:
@@ -262,12 +263,28 @@ def clear_reauth_flag(*, mono_account_id: str, reason: str) -> Change:
 
 
 @transaction.atomic
-def mark_notified(*, account_pk: int) -> bool:
-    """Claim the one notification a flag deserves; False when it was already sent or the flag is gone."""
-    claimed = LinkedAccount.objects.filter(
-        pk=account_pk, reauth_required=True, unlinked_at__isnull=True, reauth_notified_at__isnull=True
-    ).update(reauth_notified_at=timezone.now())
-    return bool(claimed)
+def record_notification(*, account_pk: int, flagged_at: datetime, step: int, sent_at: datetime) -> bool:
+    """Record an email sent about a flag; False when that step was already recorded.
+
+    Called after the SMTP conversation, never around it. The unique constraint is what keeps each
+    step of each flag once, whichever worker gets here first; reauth_notified_at follows the latest
+    email while the flag it was about is still the account's current flag.
+    """
+    try:
+        with transaction.atomic():  # a savepoint: the duplicate's IntegrityError leaves ours usable
+            Notification.objects.create(account_id=account_pk, flagged_at=flagged_at, step=step, sent_at=sent_at)
+    except IntegrityError:
+        return False
+    LinkedAccount.objects.filter(pk=account_pk, reauth_required=True, reauth_requested_at=flagged_at).update(
+        reauth_notified_at=sent_at
+    )
+    return True
+
+
+@transaction.atomic
+def mark_details_requested(*, mono_account_ids: list[str], now: datetime) -> int:
+    """The reconciler queued a refresh for these accounts: they are not due again for a day."""
+    return LinkedAccount.objects.filter(mono_account_id__in=mono_account_ids).update(details_checked_at=now)
 
 
 def link_account(*, user, mono_account_id: str, details: AccountDetails | None = None) -> LinkedAccount:

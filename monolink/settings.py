@@ -233,6 +233,23 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     "shutdown_graceful_timeout": 30,
 }
 
+# --- Re-auth emails, reminders and the reconciler (accounts/notifications.py, docs/tasks.md) ------
+# While an account stays flagged the user is emailed again this many days after the flag
+# ("1,3,7"; empty: no reminders). Fractions are allowed ("0.5" is twelve hours).
+try:
+    REAUTH_REMINDER_DAYS = [float(day) for day in env.list("REAUTH_REMINDER_DAYS", default=["1", "3", "7"]) if day]
+except ValueError:
+    raise ImproperlyConfigured("REAUTH_REMINDER_DAYS must be numbers of days, e.g. 1,3,7.") from None
+if any(day <= 0 for day in REAUTH_REMINDER_DAYS) or sorted(set(REAUTH_REMINDER_DAYS)) != REAUTH_REMINDER_DAYS:
+    raise ImproperlyConfigured("REAUTH_REMINDER_DAYS must be positive and increasing, e.g. 1,3,7.")
+# The reconciler queues a first email the webhook's job should have sent after this many seconds,
+# and a refresh for an account whose details are older than DETAILS_MAX_AGE_HOURS; at most
+# RECONCILE_BATCH of each per pass, a pass every minute (RECONCILE_CRON, Procrastinate's cron syntax).
+REAUTH_EMAIL_GRACE = timedelta(seconds=env.float("REAUTH_EMAIL_GRACE_SECONDS", default=300))
+DETAILS_MAX_AGE = timedelta(hours=env.float("DETAILS_MAX_AGE_HOURS", default=24))
+RECONCILE_BATCH = env.int("RECONCILE_BATCH", default=500)
+RECONCILE_CRON = env.str("RECONCILE_CRON", default="*/1 * * * *")
+
 # --- Email ---------------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 # SMTP in one variable, e.g. EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 (sets the backend,

@@ -167,13 +167,14 @@ def test_a_failed_send_is_not_recorded_so_the_retry_emails(account, settings):
 def test_a_resent_email_keeps_its_message_id_so_mail_systems_can_fold_copies(account):
     rules.flag_for_reauth(mono_account_id=account.mono_account_id)
     tasks.send_reauth_email(mono_account_id=account.mono_account_id)
-    type(account).objects.filter(pk=account.pk).update(reauth_notified_at=None)  # as if killed before recording
+    account.notifications.all().delete()  # as if the worker was killed between the send and the record
 
     tasks.send_reauth_email(mono_account_id=account.mono_account_id)
 
     first, second = (message.extra_headers["Message-ID"] for message in mail.outbox)
     assert first == second
     assert re.fullmatch(rf"<reauth-{account.pk}-\d+@127\.0\.0\.1>", first)
+    assert account.notifications.count() == 1
 
 
 def test_user_without_email_gets_no_email_and_no_error(account, deliver):
@@ -295,7 +296,7 @@ def test_a_flag_and_its_email_job_commit_together_or_not_at_all(account, setting
         handlers.reauthorisation_required(event, None)
     job = ProcrastinateJob.objects.get()
     assert (job.task_name, job.queue_name, job.status) == ("accounts.tasks.send_reauth_email", "mail", "todo")
-    assert job.args == {"mono_account_id": account.mono_account_id}
+    assert job.args == {"mono_account_id": account.mono_account_id, "step": 0}
     assert mail.outbox == []  # nothing ran in-process
 
 

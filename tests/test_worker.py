@@ -195,9 +195,12 @@ def procrastinate_backend(settings):
     settings.TASKS_BACKEND = "procrastinate"  # this process queues; the worker processes run
 
 
+PERIODIC_TASKS = ["monolink.taskqueue.retry_stalled_jobs", "accounts.tasks.reconcile_follow_ups"]
+
+
 def our_jobs():
-    """The jobs our code queued (the periodic reaper's own jobs come and go every 5 s)."""
-    return ProcrastinateJob.objects.exclude(task_name="monolink.taskqueue.retry_stalled_jobs")
+    """The jobs our code queued (the periodic reaper's and reconciler's own jobs come and go)."""
+    return ProcrastinateJob.objects.exclude(task_name__in=PERIODIC_TASKS)
 
 
 def no_jobs_left() -> bool:
