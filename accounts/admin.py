@@ -8,9 +8,7 @@ for a filter's choices on every page view, `user` joined in the list query.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import timedelta
 
 from django import forms
 from django.conf import settings
@@ -21,17 +19,15 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
-from django.utils.http import urlencode
+from django.utils.html import format_html
 
 from monolink.mono import Deadline, MonoError
-from webhooks.models import WebhookEvent
 
 from . import rules
 from .models import LinkAttempt, LinkedAccount, Notification, User
@@ -47,7 +43,6 @@ if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
 
 # Each action calls Mono synchronously, once per account: keep a click bounded.
 MAX_ACCOUNTS_PER_ACTION = 100
-RECENT_DELIVERIES = 20
 
 
 class EstimatedCountPaginator(Paginator):
@@ -215,7 +210,6 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         "reauth_state",
         "data_status",
         "reauth_requested_at",
-        "last_delivery",
     ]
     list_display_links = ["account_label"]
     # Only columns an index can sort: a click on another header would sort a million rows.
@@ -230,7 +224,6 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         "fetch_reauth_token_action",
         "clear_reauth_flag_action",
         "refresh_details_action",
-        "send_reauth_required",
     ]
     # reauth_code is a credential: it is not a form field, not a column, not exported. Only its mask.
     exclude = ["reauth_code"]
@@ -268,7 +261,6 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Recent webhook deliveries", {"fields": ["recent_deliveries"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
     change_list_template = "admin/accounts/linkedaccount/change_list.html"
@@ -282,17 +274,6 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # deleting would bypass the rules (and Mono); unlinking is Mono's event
-
-    def get_queryset(self, request):
-        latest = WebhookEvent.objects.filter(mono_account_id=OuterRef("mono_account_id")).order_by("-received_at")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                last_delivery_event=Subquery(latest.values("event")[:1]),
-                last_delivery_at=Subquery(latest.values("received_at")[:1]),
-            )
-        )
 
     def get_ordering(self, request):
         # The flagged lists are read newest flag first, straight from the partial index.
@@ -316,12 +297,6 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         user_ids = list(get_user_model().objects.filter(user_match).values_list("pk", flat=True)[:1000])
         return queryset.filter(Q(mono_account_id__in=terms) | Q(user_id__in=user_ids)), False
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not settings.MONO_SANDBOX:  # read at call time: demos only, never with real Mono keys
-            actions.pop("send_reauth_required", None)
-        return actions
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Nothing on the form is editable, so no save buttons either.
         extra_context = {
@@ -337,26 +312,20 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         return super().changelist_view(request, {**(extra_context or {}), "reauth_summary": self._summary()})
 
     def _summary(self) -> dict:
-        """Three counts for the top of the list, each from an index (the flagged partial index and
-        WebhookEvent's (status, received_at) index), never a scan of the table: they grow with the
-        number of flagged accounts and recent failures, not with the tables."""
+        """Counts for the top of the list, each from an index (the flagged partial index), never a
+        scan of the table: they grow with the number of flagged accounts, not with the table.
+        webhooks.admin adds the failed deliveries."""
         grace_start = timezone.now() - settings.REAUTH_GRACE_PERIOD
         flagged = LinkedAccount.objects.flagged()
         # Two counts, not one aggregate: each is then an index-only scan of its own partial index
         # (linkedaccount_flagged_idx, linkedaccount_awaiting_idx).
         counts = {"flagged": flagged.count(), "awaiting": flagged.filter(reauth_submitted_at__gte=grace_start).count()}
-        failed = WebhookEvent.objects.filter(
-            status=WebhookEvent.Status.FAILED, received_at__gte=timezone.now() - timedelta(hours=24)
-        ).count()
         accounts_url = reverse("admin:accounts_linkedaccount_changelist")
-        deliveries_url = reverse("admin:webhooks_webhookevent_changelist")
         return {
             "flagged": counts["flagged"],
             "flagged_url": f"{accounts_url}?reauth_state=flagged",
             "awaiting": counts["awaiting"],
             "awaiting_url": f"{accounts_url}?reauth_state=awaiting",
-            "failed": failed,
-            "failed_url": f"{deliveries_url}?{urlencode({'status__exact': 'failed', 'received': '24h'})}",
         }
 
     # --- columns and read-only fields ---
@@ -375,43 +344,6 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
     @admin.display(description="re-auth token")
     def reauth_token(self, obj):
         return obj.reauth_code_masked or "-"
-
-    @admin.display(description="last delivery")
-    def last_delivery(self, obj):
-        event = getattr(obj, "last_delivery_event", None)
-        if not event:
-            return "-"
-        received = timezone.localtime(obj.last_delivery_at).strftime("%Y-%m-%d %H:%M")
-        return f"{event.removeprefix('mono.events.')} ({received})"
-
-    @admin.display(description="last 20 deliveries for this account")
-    def recent_deliveries(self, obj):
-        events = list(
-            WebhookEvent.objects.filter(mono_account_id=obj.mono_account_id)
-            .order_by("-received_at", "-id")
-            .only("pk", "event", "status", "received_at", "attempts")[:RECENT_DELIVERIES]
-        )
-        if not events:
-            return "No deliveries for this account."
-        rows = format_html_join(
-            "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
-            (
-                (
-                    reverse("admin:webhooks_webhookevent_change", args=[e.pk]),
-                    timezone.localtime(e.received_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    e.event,
-                    e.get_status_display(),
-                    e.attempts,
-                )
-                for e in events
-            ),
-        )
-        return format_html(
-            "<table><thead><tr><th>received</th><th>event</th><th>status</th><th>attempts</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            rows,
-        )
 
     # --- actions: confirm, call a rule per account, report per account, log per account ---
 
@@ -449,22 +381,6 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
             return messages.SUCCESS, f"Refreshed details from Mono: {change}"
 
         return self._confirmed_action(request, queryset, "refresh_details_action", act)
-
-    @admin.action(description="Send reauthorisation_required (sandbox demo)", permissions=["change"])
-    def send_reauth_required(self, request, queryset):
-        if not settings.MONO_SANDBOX:
-            self.message_user(request, "Only available in sandbox mode.", messages.ERROR)
-            return None
-
-        def act(account):
-            outcome = _deliver_sandbox_reauth_required(account.mono_account_id)
-            level = messages.SUCCESS if 200 <= outcome.http_status < 300 else messages.ERROR
-            return level, (
-                f"Sent reauthorisation_required through the webhook pipeline: HTTP {outcome.http_status}. "
-                f"{outcome.detail}"
-            )
-
-        return self._confirmed_action(request, queryset, "send_reauth_required", act)
 
     def _confirmed_action(self, request, queryset, action: str, act: Callable):
         if request.POST.get("post") != "yes":
@@ -515,17 +431,6 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
                 continue
             self.message_user(request, f"{account}: {text}", level)
             self.log_change(request, account, text)
-
-
-def _deliver_sandbox_reauth_required(mono_account_id: str):
-    """Feed the sandbox's reauthorisation_required through the real pipeline (the one Mono's path uses)."""
-    from monolink.mono import payloads
-    from webhooks import pipeline
-
-    body = json.dumps(payloads.reauthorisation_required(mono_account_id)).encode()
-    # receive() trusts its caller to have checked the secret (the HTTP view does); staff are the caller here.
-    headers = {"content-type": "application/json", "user-agent": "monolink-admin (sandbox demo)"}
-    return pipeline.receive(body=body, headers=headers, remote_ip=None)
 
 
 @admin.register(LinkAttempt)

@@ -1,16 +1,18 @@
 """The re-auth state rules: the only code that writes a LinkedAccount's re-auth fields.
 
 Views, webhook handlers, admin actions, tasks and commands all call these plain functions. Each
-rule locks the account row (`select_for_update`) so two deliveries racing on one account apply
-one after the other, and compares Mono's timestamps so a late event cannot undo newer state.
+rule holds the account row (`select_for_update`, or a conditional UPDATE on the webhook's hot path)
+so two deliveries racing on one account apply one after the other, and compares Mono's timestamps
+so a late event cannot undo newer state. A rule nested in the webhook pipeline's transaction and
+raising UnknownAccount rolls back only its own savepoint: the delivery is then marked unmatched.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -23,6 +25,7 @@ from django.utils import timezone
 from monolink.mono import AccountDetails, Deadline, MonoError, MonoNotFound, MonoRequestError, get_client
 
 from .models import LinkAttempt, LinkedAccount, Notification
+from .signals import account_linked
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +45,6 @@ class AccountTakenError(Exception):
     """The Mono account is already linked to another user."""
 
 
-def _account_rule(func):
-    """Run a webhook-driven rule in a transaction without a savepoint of its own.
-
-    Nested in the webhook pipeline's transaction, a savepoint would add two round trips to every
-    event for nothing: a fault there fails the whole delivery anyway. The one expected miss, an
-    unknown account, is raised by the first statement (a SELECT, nothing written yet), so it is
-    caught inside the block, which then ends cleanly, and re-raised after it: the caller's
-    transaction stays usable to mark the delivery unmatched.
-    """
-
-    @functools.wraps(func)
-    def rule(**kwargs):
-        unknown = None
-        with transaction.atomic(savepoint=False):
-            try:
-                return func(**kwargs)
-            except UnknownAccount as exc:
-                unknown = exc
-        raise unknown
-
-    return rule
-
-
 def _locked(mono_account_id: str) -> LinkedAccount:
     try:
         return LinkedAccount.objects.select_for_update().get(mono_account_id=mono_account_id)
@@ -72,12 +52,33 @@ def _locked(mono_account_id: str) -> LinkedAccount:
         raise UnknownAccount(mono_account_id) from None
 
 
-def _clear_flag(account: LinkedAccount) -> None:
-    """No flag, no token (a token outliving its flag is only a liability), not awaiting anything."""
+_CLEARED_FIELDS = ["reauth_required", "reauth_code", "reauth_code_issued_at", "reauth_submitted_at"]
+
+
+def _clear_flag(account: LinkedAccount) -> list[str]:
+    """No flag, no token (a token outliving its flag is only a liability), not awaiting anything.
+    Returns the fields it set, for save(update_fields=...)."""
     account.reauth_required = False
     account.reauth_code = None
     account.reauth_code_issued_at = None
     account.reauth_submitted_at = None
+    return _CLEARED_FIELDS
+
+
+def _with_locked(mono_account_id: str, apply: Callable[[LinkedAccount], Change]) -> Change:
+    """Run `apply` on the account, row-locked, in the caller's transaction or one of its own.
+
+    No savepoint: nested in the webhook pipeline's transaction it would cost two round trips per
+    event for nothing (a fault there fails the whole delivery anyway). The one expected miss, an
+    unknown account, is found by the first statement, before anything is written, and raised once
+    the block has ended cleanly, so the caller's transaction stays usable (the pipeline then marks
+    the delivery unmatched).
+    """
+    with transaction.atomic(savepoint=False):
+        account = LinkedAccount.objects.select_for_update().filter(mono_account_id=mono_account_id).first()
+        if account is not None:
+            return apply(account)
+    raise UnknownAccount(mono_account_id)
 
 
 def _is_stale(last: datetime | None, occurred_at: datetime | None) -> bool:
@@ -91,13 +92,38 @@ def _advance(last: datetime | None, occurred_at: datetime | None) -> datetime | 
     return occurred_at if last is None else max(last, occurred_at)
 
 
-_FLAG_FIELDS = ["reauth_required", "reauth_requested_at", "reauth_submitted_at", "reauth_notified_at"]
+def _flag_values(now: datetime) -> dict:
+    """What a new flag sets: flagged since now, not awaiting the widget, not yet notified."""
+    return {
+        "reauth_required": True,
+        "reauth_requested_at": now,
+        "reauth_submitted_at": None,
+        "reauth_notified_at": None,
+    }
 
 
-@_account_rule
 def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
-    """Mono says the bank needs the user again (MFA): flag the account and tell the user once."""
-    account = _locked(mono_account_id)
+    """Mono says the bank needs the user again (MFA): flag the account and tell the user once.
+
+    The webhook's hot path, so the common case is one conditional UPDATE instead of SELECT … FOR
+    UPDATE then UPDATE, with the same guarantees: PostgreSQL takes the row lock and re-checks the
+    WHERE against the row as committed by whoever held it, so a racing re-auth still wins by its
+    timestamp (a late flag must not undo a re-auth). Anything else (unknown, unlinked, stale, already
+    flagged) falls to the locked path, which says which.
+    """
+    now = timezone.now()
+    values = _flag_values(now) | {"updated_at": now}
+    if occurred_at is not None:
+        values["last_event_at"] = occurred_at
+    candidates = LinkedAccount.objects.filter(
+        _not_older(occurred_at), mono_account_id=mono_account_id, reauth_required=False, unlinked_at__isnull=True
+    )
+    if candidates.update(**values):
+        return Change.APPLIED  # the handler queues the email in the same transaction (the outbox)
+    return _with_locked(mono_account_id, partial(_flag_locked, occurred_at=occurred_at))
+
+
+def _flag_locked(account: LinkedAccount, *, occurred_at: datetime | None) -> Change:
     if account.unlinked_at:
         return Change.IGNORED
     if _is_stale(account.last_event_at, occurred_at):  # a late flag must not undo a re-auth
@@ -106,60 +132,74 @@ def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None
     if account.reauth_required:
         account.save(update_fields=["last_event_at", "updated_at"])
         return Change.UNCHANGED
-    account.reauth_required = True
-    account.reauth_requested_at = timezone.now()
-    account.reauth_submitted_at = None
-    account.reauth_notified_at = None
-    account.save(update_fields=[*_FLAG_FIELDS, "last_event_at", "updated_at"])  # the hot path: only what changed
+    # Cleared between the UPDATE and this lock: flag it now.
+    values = _flag_values(timezone.now())
+    for field, value in values.items():
+        setattr(account, field, value)
+    account.save(update_fields=[*values, "last_event_at", "updated_at"])  # only what changed
     return Change.APPLIED
 
 
-@_account_rule
+def _not_older(occurred_at: datetime | None) -> Q:
+    """The rows an event at `occurred_at` is not older than (the order guard, as a filter)."""
+    if occurred_at is None:
+        return Q()
+    return Q(last_event_at__isnull=True) | Q(last_event_at__lte=occurred_at)
+
+
 def mark_reauthorised(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
     """Mono confirms the user finished re-auth: clear the flag and the token."""
-    account = _locked(mono_account_id)
+    return _with_locked(mono_account_id, partial(_reauthorised, occurred_at=occurred_at))
+
+
+def _reauthorised(account: LinkedAccount, *, occurred_at: datetime | None) -> Change:
     if account.unlinked_at:
         return Change.IGNORED
     if _is_stale(account.last_event_at, occurred_at):
         return Change.STALE
     account.last_event_at = _advance(account.last_event_at, occurred_at)
     was_flagged = account.reauth_required
-    _clear_flag(account)
+    cleared = _clear_flag(account)
     account.reauth_completed_at = timezone.now()
-    account.save()
+    account.save(update_fields=[*cleared, "reauth_completed_at", "last_event_at", "updated_at"])
     return Change.APPLIED if was_flagged else Change.UNCHANGED
 
 
-@_account_rule
 def mark_unlinked(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
-    account = _locked(mono_account_id)
+    """Mono says the link is gone: mark it unlinked (never sent to the re-auth page again)."""
+    return _with_locked(mono_account_id, partial(_unlinked, occurred_at=occurred_at))
+
+
+def _unlinked(account: LinkedAccount, *, occurred_at: datetime | None) -> Change:
     if account.unlinked_at:
         return Change.UNCHANGED
     if _is_stale(account.last_event_at, occurred_at):
         return Change.STALE
     account.last_event_at = _advance(account.last_event_at, occurred_at)
     account.unlinked_at = occurred_at or timezone.now()
-    _clear_flag(account)
-    account.save()
+    cleared = _clear_flag(account)
+    account.save(update_fields=[*cleared, "unlinked_at", "last_event_at", "updated_at"])
     return Change.APPLIED
 
 
-@_account_rule
 def apply_account_update(
     *, mono_account_id: str, details: AccountDetails, occurred_at: datetime | None = None
 ) -> Change:
     """Store synced data. Never clears the flag: Mono sends account_reauthorized for that."""
-    account = _locked(mono_account_id)
+    return _with_locked(mono_account_id, partial(_updated, details=details, occurred_at=occurred_at))
+
+
+def _updated(account: LinkedAccount, *, details: AccountDetails, occurred_at: datetime | None) -> Change:
     if _is_stale(account.details_as_of, occurred_at):
         return Change.STALE
     account.details_as_of = _advance(account.details_as_of, occurred_at)
-    _copy_details(account, details)
-    account.save()
+    copied = _copy_details(account, details)
+    account.save(update_fields=[*copied, "details_as_of", "updated_at"])
     return Change.APPLIED
 
 
-def _copy_details(account: LinkedAccount, details: AccountDetails) -> None:
-    """Copy what Mono told us, keeping what we had where this payload is silent."""
+def _copy_details(account: LinkedAccount, details: AccountDetails) -> list[str]:
+    """Copy what Mono told us, keeping what we had where this payload is silent; returns the fields set."""
     values = {
         "account_name": details.name,
         "account_number_masked": details.account_number_masked,
@@ -172,10 +212,11 @@ def _copy_details(account: LinkedAccount, details: AccountDetails) -> None:
         "institution_bank_code": details.institution.bank_code,
         "institution_type": details.institution.type,
     }
-    for field, value in values.items():
-        if value not in (None, ""):
-            setattr(account, field, value)
+    copied = [field for field, value in values.items() if value not in (None, "")]
+    for field in copied:
+        setattr(account, field, values[field])
     account.details_checked_at = timezone.now()
+    return [*copied, "details_checked_at"]
 
 
 def refresh_details(*, mono_account_id: str, deadline: Deadline | None = None) -> Change:
@@ -251,14 +292,14 @@ def record_reauth_attempt(*, user, account_id: int) -> LinkedAccount:
 
 @transaction.atomic
 def clear_reauth_flag(*, mono_account_id: str, reason: str) -> Change:
-    """Staff override. The reason is recorded by the caller in Django's admin log."""
+    """Staff override. The reason goes to the log line (and, from the admin, to Django's admin log)."""
     account = _locked(mono_account_id)
     if not account.reauth_required:
         return Change.UNCHANGED
-    _clear_flag(account)
+    cleared = _clear_flag(account)
     account.reauth_completed_at = timezone.now()
-    account.save()
-    log.info("re-auth flag cleared by staff account=%s", account.pk)
+    account.save(update_fields=[*cleared, "reauth_completed_at", "updated_at"])
+    log.info("re-auth flag cleared by staff account=%s reason=%r", account.pk, reason)
     return Change.APPLIED
 
 
@@ -302,9 +343,8 @@ def link_account(*, user, mono_account_id: str, details: AccountDetails | None =
         if details is not None:
             _copy_details(account, details)
             account.save()
-        from webhooks.pipeline import replay_unmatched
-
-        transaction.on_commit(partial(replay_unmatched, mono_account_id=mono_account_id))
+        # Webhooks that beat the browser here were parked; whoever listens (webhooks) replays them.
+        transaction.on_commit(partial(account_linked.send, sender=LinkedAccount, mono_account_id=mono_account_id))
     return account
 
 

@@ -150,7 +150,14 @@ def seed(accounts: int) -> None:
 
 
 def reset() -> None:
-    """Un-flag what the last run flagged; cheap even with 1,000,000 accounts (partial index + few rows)."""
+    """Put the accounts the last run flagged back to their seeded state; cheap even with 1,000,000
+    accounts (partial index + few rows).
+
+    Not through accounts.rules, on purpose: this restores a fixture, it is not a state change any
+    rule makes. The rules never forget `last_event_at` (the order guard that stops a late event
+    undoing newer state) and record `reauth_completed_at`; clearing through clear_reauth_flag would
+    leave both set, so the next run would measure a different state, at one transaction per account.
+    """
     from accounts.models import LinkedAccount
 
     LinkedAccount.objects.filter(reauth_required=True).update(

@@ -3,6 +3,9 @@
 No one adds, edits or deletes a delivery here (it is the record of what Mono sent). The one write is
 'Reprocess', which goes through webhooks.pipeline.reprocess, the same path as `replay_webhooks`.
 Lists stay fast on a million rows: see accounts.admin.FastListMixin.
+
+The linked-account admin is registered here again with what only this app knows (each account's
+deliveries, the failed-delivery count, the sandbox demo action), so accounts never imports webhooks.
 """
 
 from __future__ import annotations
@@ -10,19 +13,25 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 
+from accounts import admin as accounts_admin
 from accounts.admin import FastListMixin
-from monolink.mono.payloads import EVENT_NAMES
+from accounts.models import LinkedAccount
+from monolink.mono import events, payloads
 
+from . import pipeline
 from .models import WebhookEvent
 
 MAX_EVENTS_PER_REPROCESS = 100
+RECENT_DELIVERIES = 20
 
 
 class EventFilter(admin.SimpleListFilter):
@@ -32,7 +41,7 @@ class EventFilter(admin.SimpleListFilter):
     parameter_name = "event"
 
     def lookups(self, request, model_admin):
-        return [(name, name.removeprefix("mono.events.")) for name in EVENT_NAMES]
+        return [(name, events.short(name)) for name in events.ALL]
 
     def queryset(self, request, queryset):
         return queryset.filter(event=self.value()) if self.value() else queryset
@@ -143,8 +152,6 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.action(description="Reprocess through the webhook pipeline", permissions=["reprocess"])
     def reprocess(self, request, queryset):
-        from . import pipeline
-
         events = list(queryset[: MAX_EVENTS_PER_REPROCESS + 1])
         if len(events) > MAX_EVENTS_PER_REPROCESS:
             self.message_user(request, f"Select at most {MAX_EVENTS_PER_REPROCESS} deliveries.", messages.WARNING)
@@ -159,3 +166,105 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
                 messages.SUCCESS if ok else messages.ERROR,
             )
             self.log_change(request, event, f"Reprocessed: {outcome.detail}")
+
+
+class LinkedAccountAdmin(accounts_admin.LinkedAccountAdmin):
+    """accounts' LinkedAccountAdmin plus each account's deliveries and the sandbox demo action."""
+
+    list_display = [*accounts_admin.LinkedAccountAdmin.list_display, "last_delivery"]
+    fieldsets = [
+        *accounts_admin.LinkedAccountAdmin.fieldsets[:-1],
+        ("Recent webhook deliveries", {"fields": ["recent_deliveries"]}),
+        accounts_admin.LinkedAccountAdmin.fieldsets[-1],
+    ]
+    actions = [*accounts_admin.LinkedAccountAdmin.actions, "send_reauth_required"]
+
+    def get_queryset(self, request):
+        latest = WebhookEvent.objects.filter(mono_account_id=OuterRef("mono_account_id")).order_by("-received_at")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_delivery_event=Subquery(latest.values("event")[:1]),
+                last_delivery_at=Subquery(latest.values("received_at")[:1]),
+            )
+        )
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not settings.MONO_SANDBOX:  # read at call time: demos only, never with real Mono keys
+            actions.pop("send_reauth_required", None)
+        return actions
+
+    def _summary(self) -> dict:
+        """Adds the failed deliveries of the last 24 h, from WebhookEvent's (status, received_at) index."""
+        failed = WebhookEvent.objects.filter(
+            status=WebhookEvent.Status.FAILED, received_at__gte=timezone.now() - timedelta(hours=24)
+        ).count()
+        deliveries_url = reverse("admin:webhooks_webhookevent_changelist")
+        return {
+            **super()._summary(),
+            "failed": failed,
+            "failed_url": f"{deliveries_url}?{urlencode({'status__exact': 'failed', 'received': '24h'})}",
+        }
+
+    @admin.display(description="last delivery")
+    def last_delivery(self, obj):
+        event = getattr(obj, "last_delivery_event", None)
+        if not event:
+            return "-"
+        received = timezone.localtime(obj.last_delivery_at).strftime("%Y-%m-%d %H:%M")
+        return f"{events.short(event)} ({received})"
+
+    @admin.display(description="last 20 deliveries for this account")
+    def recent_deliveries(self, obj):
+        rows = list(
+            WebhookEvent.objects.filter(mono_account_id=obj.mono_account_id)
+            .order_by("-received_at", "-id")
+            .only("pk", "event", "status", "received_at", "attempts")[:RECENT_DELIVERIES]
+        )
+        if not rows:
+            return "No deliveries for this account."
+        cells = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:webhooks_webhookevent_change", args=[e.pk]),
+                    timezone.localtime(e.received_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    e.event,
+                    e.get_status_display(),
+                    e.attempts,
+                )
+                for e in rows
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>received</th><th>event</th><th>status</th><th>attempts</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            cells,
+        )
+
+    @admin.action(description="Send reauthorisation_required (sandbox demo)", permissions=["change"])
+    def send_reauth_required(self, request, queryset):
+        if not settings.MONO_SANDBOX:
+            self.message_user(request, "Only available in sandbox mode.", messages.ERROR)
+            return None
+
+        def act(account):
+            body = json.dumps(payloads.reauthorisation_required(account.mono_account_id)).encode()
+            # receive() trusts its caller to have checked the secret (the HTTP view does); staff are the caller here.
+            headers = {"content-type": "application/json", "user-agent": "monolink-admin (sandbox demo)"}
+            outcome = pipeline.receive(body=body, headers=headers, remote_ip=None)
+            level = messages.SUCCESS if 200 <= outcome.http_status < 300 else messages.ERROR
+            return level, (
+                f"Sent reauthorisation_required through the webhook pipeline: HTTP {outcome.http_status}. "
+                f"{outcome.detail}"
+            )
+
+        return self._confirmed_action(request, queryset, "send_reauth_required", act)
+
+
+# Over accounts' own registration (accounts is listed before webhooks in INSTALLED_APPS).
+admin.site.unregister(LinkedAccount)
+admin.site.register(LinkedAccount, LinkedAccountAdmin)

@@ -4,31 +4,38 @@
 envelopes with or without `event_id`/`timestamp`, timestamps as ISO strings or epoch seconds or
 milliseconds, the account id at `data.account._id`, `data.account.id` or `data.id`, `data_status`
 in any case. What it cannot make sense of raises `InvalidPayload` with a message saying what is wrong.
+
+`decode(body)` turns the raw bytes into JSON once, with a nesting limit; the HTTP parser and the replay
+of a stored body both use it. Every length and range check happens here too, against the columns the
+values end up in, so a payload that would not fit is refused as `invalid` before anything is written
+(a DataError on PostgreSQL would be a 500, and Mono would retry the poison payload forever).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from accounts.models import LinkedAccount
 from monolink.mono import AccountDetails
+from monolink.mono.events import CONNECTED, REAUTHORISATION_REQUIRED, REAUTHORIZED, SYNC_FAILED, UNLINKED, UPDATED
 from monolink.mono.types import details_from_mono
-
-CONNECTED = "mono.events.account_connected"
-REAUTHORISATION_REQUIRED = "mono.events.reauthorisation_required"
-REAUTHORIZED = "mono.events.account_reauthorized"  # Mono's spelling, with a z
-UPDATED = "mono.events.account_updated"
-SYNC_FAILED = "mono.events.sync_failed"
-UNLINKED = "mono.events.account_unlinked"
 
 # Column sizes on WebhookEvent / LinkedAccount: longer values are not Mono's and would not fit.
 MAX_EVENT_NAME = 128
 MAX_ACCOUNT_ID = 64
 MAX_EVENT_ID = 120
+# Mono's payloads nest four levels deep; Python's json recurses once per level and hits its
+# recursion limit near 1,000 (a RecursionError, i.e. a 500), and the admin pretty-prints the body.
+MAX_JSON_DEPTH = 32
+# LinkedAccount.balance is a 64-bit integer (PostgreSQL bigint): anything outside is not a balance.
+_BIGINT = 2**63
 # Epoch values above this are milliseconds (1e11 seconds is the year 5138).
 _EPOCH_MS_THRESHOLD = 100_000_000_000
 _NUMERIC = re.compile(r"^\d+(\.\d+)?$")
@@ -40,11 +47,14 @@ class InvalidPayload(ValueError):
     `storable` is False when the body is not even a JSON object: nothing worth keeping for staff.
     """
 
-    def __init__(self, message: str, *, storable: bool = True, event: str = "", event_id: str = ""):
+    def __init__(
+        self, message: str, *, storable: bool = True, event: str = "", event_id: str = "", too_large: bool = False
+    ):
         super().__init__(message)
         self.storable = storable
         self.event = event
         self.event_id = event_id
+        self.too_large = too_large  # answered 413, not 400
 
 
 @dataclass(frozen=True)
@@ -213,11 +223,84 @@ def _account_id(data: dict, *, prefer_top_level: bool) -> str | None:
     return None
 
 
+# Where each AccountDetails value is stored (the column bounds its length) and where Mono sends it.
+_DETAIL_COLUMNS = {
+    "name": ("account_name", "data.account.name"),
+    "account_number_masked": ("account_number_masked", "data.account.accountNumber"),
+    "currency": ("currency", "data.account.currency"),
+    "type": ("account_type", "data.account.type"),
+    "data_status": ("data_status", "data.meta.data_status"),
+    "auth_method": ("auth_method", "data.meta.auth_method"),
+}
+_INSTITUTION_COLUMNS = {
+    "name": ("institution_name", "data.account.institution.name"),
+    "bank_code": ("institution_bank_code", "data.account.institution.bankCode"),
+    "type": ("institution_type", "data.account.institution.type"),
+}
+
+
 def _details(account_id: str, account: Any, meta: dict, name: str, event_id: str | None) -> AccountDetails:
-    """account_updated's data.account (v1 names; v2 snake_case tolerated) and data.meta."""
+    """account_updated's data.account (v1 names; v2 snake_case tolerated) and data.meta, checked
+    against the columns they are stored in."""
+
+    def invalid(message: str) -> InvalidPayload:
+        return InvalidPayload(message, event=name, event_id=event_id or "")
+
     try:
-        return details_from_mono(account_id=account_id, account=account, meta=meta)
+        details = details_from_mono(account_id=account_id, account=account, meta=meta)
     except ValueError:
+        raise invalid("'data.account.balance' must be an integer in minor units.") from None
+    if details.balance is not None and not -_BIGINT <= details.balance < _BIGINT:
+        raise invalid("'data.account.balance' is out of range for a balance in minor units.")
+    checks = [(getattr(details, attr), *where) for attr, where in _DETAIL_COLUMNS.items()]
+    checks += [(getattr(details.institution, attr), *where) for attr, where in _INSTITUTION_COLUMNS.items()]
+    for value, column, path in checks:
+        limit = LinkedAccount._meta.get_field(column).max_length
+        if len(value) > limit:
+            raise invalid(f"'{path}' is longer than {limit} characters.")
+    return details
+
+
+def body_too_large(limit: int) -> str:
+    return f"Body too large: the limit is {limit} bytes."
+
+
+def decode(body: bytes) -> Any:
+    """The body as JSON, or InvalidPayload (not storable: there is no event in it for staff)."""
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    if len(body) > limit:
+        raise InvalidPayload(body_too_large(limit), storable=False, too_large=True)
+    if not body.strip():
+        raise InvalidPayload("Empty body: expected a JSON object.", storable=False)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidPayload("Body is not UTF-8 text.", storable=False) from None
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise InvalidPayload(f"Body is nested deeper than {MAX_JSON_DEPTH} levels.", storable=False)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InvalidPayload(
-            "'data.account.balance' must be an integer in minor units.", event=name, event_id=event_id or ""
+            f"Body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", storable=False
         ) from None
+
+
+# A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _depth(text: str) -> int:
+    """The deepest bracket nesting in `text`, without recursing (json has no depth option).
+
+    Only brackets and strings reach the Python loop; the regex runs in C. Malformed input is left to
+    json.loads, which names the problem."""
+    depth = deepest = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        first = match[0][0]  # '"' for a whole string, else the bracket
+        if first in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif first in "]}":
+            depth -= 1
+    return deepest

@@ -1,8 +1,9 @@
 """Dispatch: one handler per Mono event name. Handlers only translate an event into accounts.rules calls.
 
 Each handler takes the typed event and the `occurred_at` to order it by (Mono's timestamp, or when we
-first received the delivery) and returns what the rule did. A rule raising `UnknownAccount` makes
-the delivery `unmatched`; any other exception rolls the handler back and fails the delivery.
+first received the delivery) and returns a `Handled`: each rule it ran and that rule's `Change`. A
+rule raising `UnknownAccount` makes the delivery `unmatched`; any other exception rolls the handler
+back and fails the delivery.
 
 Follow-up work (email, a refresh from Mono's API) is queued here, inside the pipeline's transaction:
 with Procrastinate the job commits with the state change or not at all (an outbox).
@@ -12,16 +13,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from accounts import rules, tasks
 from accounts.models import LinkedAccount
+from monolink.mono import events as names
 
 from . import events
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[events.Event, datetime | None], str]
+
+@dataclass(frozen=True)
+class Handled:
+    """What a handler did: the rules it ran, in order, each with its Change."""
+
+    changes: tuple[tuple[str, rules.Change], ...]
+
+    def __str__(self) -> str:
+        if len(self.changes) == 1:
+            return str(self.changes[0][1])  # "applied": the event says which rule
+        return ", ".join(f"{what} {change}" for what, change in self.changes)
+
+
+def _one(what: str, change: rules.Change) -> Handled:
+    return Handled(((what, change),))
+
+
+Handler = Callable[[events.Event, datetime | None], Handled]
 
 
 def _require_account(mono_account_id: str) -> None:
@@ -30,11 +50,11 @@ def _require_account(mono_account_id: str) -> None:
         raise rules.UnknownAccount(mono_account_id)
 
 
-def account_connected(event: events.AccountConnected, occurred_at: datetime | None) -> str:
-    # Usually beats the browser's code exchange (then unmatched, replayed by link_account); for an
-    # account we already hold there is nothing to change: the link flow stored its details.
+def account_connected(event: events.AccountConnected, occurred_at: datetime | None) -> Handled:
+    # Usually beats the browser's code exchange (then unmatched, replayed on link); for an account
+    # we already hold there is nothing to change: the link flow stored its details.
     _require_account(event.account_id)
-    return rules.Change.UNCHANGED
+    return _one("link", rules.Change.UNCHANGED)
 
 
 def _flag(mono_account_id: str, occurred_at: datetime | None) -> rules.Change:
@@ -44,45 +64,44 @@ def _flag(mono_account_id: str, occurred_at: datetime | None) -> rules.Change:
     return change
 
 
-def reauthorisation_required(event: events.ReauthorisationRequired, occurred_at: datetime | None) -> str:
-    return _flag(event.account_id, occurred_at)
+def reauthorisation_required(event: events.ReauthorisationRequired, occurred_at: datetime | None) -> Handled:
+    return _one("flag", _flag(event.account_id, occurred_at))
 
 
-def account_reauthorized(event: events.AccountReauthorized, occurred_at: datetime | None) -> str:
+def account_reauthorized(event: events.AccountReauthorized, occurred_at: datetime | None) -> Handled:
     change = rules.mark_reauthorised(mono_account_id=event.account_id, occurred_at=occurred_at)
     if change in (rules.Change.APPLIED, rules.Change.UNCHANGED):
         tasks.queue_refresh(mono_account_id=event.account_id)  # the webhook is a hint; the API is the truth
-    return change
+    return _one("flag cleared", change)
 
 
-def account_updated(event: events.AccountUpdated, occurred_at: datetime | None) -> str:
+def account_updated(event: events.AccountUpdated, occurred_at: datetime | None) -> Handled:
     change = rules.apply_account_update(
         mono_account_id=event.account_id, details=event.details, occurred_at=occurred_at
     )
     tasks.queue_refresh(mono_account_id=event.account_id)  # the webhook is a hint; the API is the truth
     if event.requires_reauthorisation:
         # A real-time sync that hit MFA: Mono's sync_status says what reauthorisation_required says.
-        flagged = _flag(event.account_id, occurred_at)
-        return f"details {change}, flag {flagged}"
-    return change
+        return Handled((("details", change), ("flag", _flag(event.account_id, occurred_at))))
+    return _one("details", change)
 
 
-def sync_failed(event: events.SyncFailed, occurred_at: datetime | None) -> str:
+def sync_failed(event: events.SyncFailed, occurred_at: datetime | None) -> Handled:
     # No state rule for it: Mono retries syncs itself and flags MFA separately. Kept for staff.
     _require_account(event.account_id)
     log.info("mono sync failed account=%s", event.account_id)
-    return rules.Change.UNCHANGED
+    return _one("sync", rules.Change.UNCHANGED)
 
 
-def account_unlinked(event: events.AccountUnlinked, occurred_at: datetime | None) -> str:
-    return rules.mark_unlinked(mono_account_id=event.account_id, occurred_at=occurred_at)
+def account_unlinked(event: events.AccountUnlinked, occurred_at: datetime | None) -> Handled:
+    return _one("unlink", rules.mark_unlinked(mono_account_id=event.account_id, occurred_at=occurred_at))
 
 
 HANDLERS: dict[str, Handler] = {
-    events.CONNECTED: account_connected,
-    events.REAUTHORISATION_REQUIRED: reauthorisation_required,
-    events.REAUTHORIZED: account_reauthorized,
-    events.UPDATED: account_updated,
-    events.SYNC_FAILED: sync_failed,
-    events.UNLINKED: account_unlinked,
+    names.CONNECTED: account_connected,
+    names.REAUTHORISATION_REQUIRED: reauthorisation_required,
+    names.REAUTHORIZED: account_reauthorized,
+    names.UPDATED: account_updated,
+    names.SYNC_FAILED: sync_failed,
+    names.UNLINKED: account_unlinked,
 }

@@ -1,19 +1,26 @@
-"""The one path every Mono delivery takes: HTTP view, replay command, admin Reprocess and sandbox.
+"""The one path every Mono delivery takes, read top to bottom:
 
-    receive(): decode → parse → one transaction { insert the row (unique dedupe key) → handler → status }
+    HTTP view (Mono's delivery and its retries) ── receive() ── store it, or find the stored copy ──┐
+    admin Reprocess, `replay_webhooks` ──────────── reprocess() ─ the stored row ────────────────────┤
+    an account linked (accounts.signals) ────────── replay_unmatched() ─ its parked rows ────────────┤
+                                                                                                      v
+    process(): one transaction { hold the stored delivery (locked) → re-check its status →
+                                 run the handler → record the outcome }; a fault is recorded apart.
 
 Decisions, each guarding against something Mono does (DESIGN.md §1, §2):
 
-- The row is inserted *inside* the processing transaction, optimistically as `processed`. The unique
-  `dedupe_key` then does two jobs at once: a concurrent duplicate's INSERT waits on the index until
-  we commit and fails with IntegrityError (answered 200, nothing applied twice), and a sequential
-  duplicate fails at once. It also keeps a new event at one write for the log row.
-- A handler fault rolls back the handler *and* the row; the failure is then saved in a separate
-  transaction (error + traceback, status `failed`) and answered 500, so Mono's retry of the same
-  event finds a `failed` row and processes it again, under `select_for_update` with the status
-  re-checked, so two racing retries apply it once.
-- Duplicates of processed/ignored rows are read-only: `attempts` is not bumped (it counts times we
-  ran the handler), keeping the duplicate answer at two queries.
+- A new delivery is stored by `INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id` inside
+  the processing transaction: the insert is the lock (a concurrent copy's INSERT waits on the unique
+  index until we commit, then finds the key taken) and a duplicate is told apart without an error in
+  PostgreSQL's log. The row is written once, with the status a handled event ends in; the outcome is
+  written again only when it differs (an unknown account), so a new flag costs five round trips:
+  BEGIN, this INSERT, the rule's UPDATE, its follow-up task, COMMIT.
+- A stored delivery (Mono's retry, a replay, staff) is locked with `select_for_update` and its status
+  re-checked, so racing retries run the handler once. Duplicates of handled rows are read-only
+  (`attempts` counts times the handler ran).
+- A handler fault rolls back the handler *and* whatever the transaction wrote; the failure is then
+  recorded in a transaction of its own (error + traceback, status `failed`) and answered 500, so
+  Mono's retry finds a `failed` row and runs it again.
 - Events are ordered by Mono's `timestamp`, else by when we first received them (`received_at`):
   arrival order is all older payloads give us, and storing it lets a later reprocess of an old
   timestamp-less delivery be recognised as stale instead of undoing newer state.
@@ -22,20 +29,21 @@ Decisions, each guarding against something Mono does (DESIGN.md §1, §2):
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts import rules
 
-from .events import Event, InvalidPayload, parse_event
+from .events import Event, InvalidPayload, decode, parse_event
 from .handlers import HANDLERS
 from .models import WebhookEvent
 
@@ -44,10 +52,11 @@ log = logging.getLogger(__name__)
 Status = WebhookEvent.Status
 # Headers that carry credentials: never stored (Mono's header *is* the shared secret).
 DROPPED_HEADERS = frozenset({"mono-webhook-secret", "cookie", "authorization", "proxy-authorization"})
-# A duplicate of one of these is processed again: a failure is Mono's retry; an unmatched account may
-# have been linked meanwhile; `received` is a row whose processing never finished.
+# A stored delivery in one of these is run again when it arrives again: `failed` is Mono's retry;
+# `unmatched` may have been linked meanwhile; `received` is a row whose processing never finished.
 RETRYABLE = frozenset({Status.FAILED, Status.RECEIVED, Status.UNMATCHED})
 _ERROR_LIMIT = 2000
+UNMATCHED_DETAIL = "Unmatched: no linked account with this id yet; replayed when it is linked."
 
 
 @dataclass(frozen=True)
@@ -62,50 +71,62 @@ class Outcome:
         return self.event.status if self.event is not None else ""
 
 
-class _Duplicate(Exception):
-    """The dedupe key is taken: raised out of the transaction so the failed INSERT rolls back."""
+@dataclass(frozen=True)
+class Held:
+    """A stored delivery the current transaction holds: inserted by it, or locked by it."""
+
+    row: WebhookEvent
+    inserted: bool  # True: written by this transaction, nothing has run it; its event is parsed
+    event: Event | None = None
 
 
 # --- entry points ----------------------------------------------------------------------------------
 
 
-def receive(*, body: bytes, headers: Mapping[str, str], remote_ip: str | None) -> Outcome:
-    """Record and handle one delivery. The caller has already checked the webhook secret."""
-    limit = settings.WEBHOOK_MAX_BODY_BYTES
-    if len(body) > limit:
-        log.warning("webhook rejected: body of %d bytes over the %d byte limit", len(body), limit)
-        return Outcome(413, f"Body too large: the limit is {limit} bytes.")
+_NOT_DECODED: Any = object()
+
+
+def receive(*, body: bytes, headers: Mapping[str, str], remote_ip: str | None, payload: Any = _NOT_DECODED) -> Outcome:
+    """Mono's delivery, first or retried. The caller has checked the webhook secret.
+
+    `payload` is the body as the HTTP parser already decoded it (webhooks.parsers); without it the
+    body is decoded here, by the same function with the same limits: either way, once.
+    """
     stored_headers = redact_headers(headers)
     try:
-        event = parse_event(decode(body))
+        event = parse_event(decode(body) if payload is _NOT_DECODED else payload)
     except InvalidPayload as exc:
         return _reject(exc, body=body, headers=stored_headers, remote_ip=remote_ip)
-    fields = {
-        "event": event.name,
-        "mono_account_id": getattr(event, "account_id", ""),
-        "event_id": event.event_id or "",
-        "dedupe_key": dedupe_key(event_id=event.event_id, body=body),
-        "occurred_at": event.occurred_at,
-        "body": body.decode("utf-8"),
-        "headers": stored_headers,
-        "remote_ip": remote_ip,
-    }
-    return _first_delivery(event, fields)
+    row = WebhookEvent(
+        event=event.name,
+        mono_account_id=getattr(event, "account_id", ""),
+        event_id=event.event_id or "",
+        dedupe_key=dedupe_key(event_id=event.event_id, body=body),
+        occurred_at=event.occurred_at,
+        body=body.decode("utf-8"),
+        headers=stored_headers,
+        remote_ip=remote_ip,
+        # The status a delivery of this event ends in; written again only if the outcome differs.
+        status=Status.PROCESSED if event.name in HANDLERS else Status.IGNORED,
+        attempts=1,
+        processed_at=timezone.now(),
+    )
+    return process(partial(_insert_or_find, row, event), only_if=RETRYABLE)
 
 
-def reprocess(event: WebhookEvent) -> Outcome:
+def reprocess(row: WebhookEvent) -> Outcome:
     """Run a stored delivery again, whatever its status (staff or `replay_webhooks` asked for it).
 
     Safe on a processed row: the rules are idempotent and order-safe, so a repeat is `unchanged` or
     `stale`, which the detail reports.
     """
-    return _reapply(event.pk, only_if=None)
+    return process(partial(_lock, row.pk), only_if=None)
 
 
 def replay_unmatched(*, mono_account_id: str) -> int:
-    """Reprocess the account's `unmatched` deliveries, oldest first; return how many ran.
+    """Run the account's `unmatched` deliveries again, oldest first; return how many ran.
 
-    Called by accounts.rules.link_account after commit: Mono's webhooks can beat the browser's code
+    Called when an account is linked (see webhooks.apps): Mono's webhooks can beat the browser's code
     exchange, and those deliveries were parked rather than lost.
     """
     pks = list(
@@ -113,32 +134,201 @@ def replay_unmatched(*, mono_account_id: str) -> int:
         .order_by("received_at", "id")
         .values_list("pk", flat=True)
     )
-    replayed = 0
-    for pk in pks:
-        outcome = _reapply(pk, only_if=frozenset({Status.UNMATCHED}))
-        replayed += not outcome.duplicate
+    replayed = sum(not process(partial(_lock, pk), only_if={Status.UNMATCHED}).duplicate for pk in pks)
     if pks:
         log.info("replayed %d unmatched webhook(s) account=%s", replayed, mono_account_id)
     return replayed
 
 
+def replay_on_link(sender, *, mono_account_id: str, **kwargs) -> None:
+    """accounts.signals.account_linked receiver (connected in webhooks.apps)."""
+    replay_unmatched(mono_account_id=mono_account_id)
+
+
+# --- the one path ----------------------------------------------------------------------------------
+
+
+def process(hold: Callable[[], Held | None], *, only_if: frozenset[str] | set[str] | None) -> Outcome:
+    """Hold a stored delivery, re-check its status, run its handler and record the outcome, in one
+    transaction; record a fault apart and answer 500 so Mono retries.
+
+    `hold` stores or locks the delivery inside this transaction. `only_if` names the statuses a
+    stored row must still be in once locked (None: any, for staff); a row inserted by `hold` is new.
+    """
+    held: Held | None = None
+    committed: list[bool] = []
+    outcome: Outcome | None = None
+    try:
+        with transaction.atomic():
+            held = hold()
+            if held is None:  # deleted while we looked: only a racing delete does that; let Mono retry
+                return Outcome(503, "Delivery state changed while answering; please retry.")
+            if not held.inserted and only_if is not None and held.row.status not in only_if:
+                return _duplicate(held.row)
+            # Registered before the handler's follow-ups, so it runs first after commit: it tells a
+            # failing follow-up after commit apart from a handler fault before it.
+            transaction.on_commit(lambda: committed.append(True))
+            outcome = _run(held)
+    except Exception as exc:
+        if committed and outcome is not None:
+            # The effect is committed; only a follow-up failed. A 500 would make Mono retry an event
+            # we already applied.
+            log.error("webhook follow-up after commit failed row=%s error=%s", outcome.event.pk, exc)
+            return outcome
+        return _record_failure(held, exc)
+    _log(outcome)
+    return outcome
+
+
+def _run(held: Held) -> Outcome:
+    """Inside process()'s transaction: run the handler and record its outcome on the row."""
+    row, previous = held.row, held.row.status
+    event = held.event
+    if event is None:  # a stored body: parsed again the way it was first parsed
+        try:
+            event = parse_event(decode(row.body.encode("utf-8")))
+        except InvalidPayload as exc:
+            _record(held, Status.INVALID, error=str(exc))
+            return Outcome(400, f"Was {previous}. {exc}", row)
+        row.event, row.occurred_at = event.name, event.occurred_at
+        row.mono_account_id = getattr(event, "account_id", "")
+    handler = HANDLERS.get(event.name)
+    if handler is None:
+        status, detail = Status.IGNORED, "Ignored: not an event we act on."
+    else:
+        try:
+            result = handler(event, event.occurred_at or row.received_at)
+        except rules.UnknownAccount:
+            # The rule wrote nothing; the row waits for the account to be linked.
+            status, detail = Status.UNMATCHED, UNMATCHED_DETAIL
+        else:
+            status, detail = Status.PROCESSED, f"Processed: {result}."
+    _record(held, status)
+    return Outcome(200, detail if held.inserted else f"Was {previous}. {detail}", row)
+
+
+def _record(held: Held, status: str, *, error: str = "") -> None:
+    """Write the outcome: for a row this transaction inserted, only what differs from the insert."""
+    row = held.row
+    row.status, row.error, row.traceback = status, error, ""
+    row.processed_at = timezone.now() if status in (Status.PROCESSED, Status.IGNORED) else None
+    if held.inserted:
+        if status != Status.PROCESSED and status != Status.IGNORED:
+            row.save(update_fields=["status", "error", "processed_at", "updated_at"])
+        return
+    row.attempts += 1
+    row.save(
+        update_fields=[
+            *("event", "mono_account_id", "occurred_at", "status", "attempts"),
+            *("error", "traceback", "processed_at", "updated_at"),
+        ]
+    )
+
+
+def _duplicate(row: WebhookEvent) -> Outcome:
+    if row.status == Status.INVALID:
+        return Outcome(400, row.error or "Invalid payload.", row, duplicate=True)
+    outcome = Outcome(200, f"Duplicate of delivery #{row.pk} ({row.status}): nothing done.", row, duplicate=True)
+    _log(outcome)
+    return outcome
+
+
+def _record_failure(held: Held | None, exc: Exception) -> Outcome:
+    """Outside the rolled-back transaction: keep the error for staff and for Mono's retry."""
+    error = _scrub(f"{type(exc).__name__}: {exc}")[:_ERROR_LIMIT]
+    trace = _scrub(traceback.format_exc())
+    row = held.row if held else None
+    log.error("webhook delivery failed row=%s event=%s: %s", row and row.pk, row and row.event, trace)
+    if row is None:  # storing or locking it failed: nothing to keep it on
+        return Outcome(500, f"Processing failed ({type(exc).__name__}); please retry.")
+    if held.inserted:  # its INSERT rolled back with the handler: store it again, as failed
+        row.pk, row.status, row.error, row.traceback, row.processed_at = None, Status.FAILED, error, trace, None
+        with transaction.atomic():
+            row.pk = _insert_unless_taken(row)
+        if row.pk is None:  # a racing copy took the key meanwhile; its row tells the story
+            row = WebhookEvent.objects.filter(dedupe_key=row.dedupe_key).first()
+    else:
+        WebhookEvent.objects.filter(pk=row.pk).update(
+            status=Status.FAILED,
+            attempts=F("attempts") + 1,
+            error=error,
+            traceback=trace,
+            processed_at=None,
+            updated_at=timezone.now(),
+        )
+        row = WebhookEvent.objects.filter(pk=row.pk).first()
+    return Outcome(500, f"Processing failed ({type(exc).__name__}); kept for a retry.", row)
+
+
+# --- holding a stored delivery ---------------------------------------------------------------------
+
+
+def _insert_or_find(row: WebhookEvent, event: Event) -> Held | None:
+    """Store a new delivery, or hold the stored copy of its dedupe key (Mono's retry, a racing copy)."""
+    row.pk = _insert_unless_taken(row)
+    if row.pk is not None:
+        return Held(row, inserted=True, event=event)
+    stored = WebhookEvent.objects.filter(dedupe_key=row.dedupe_key).first()
+    if stored is not None and stored.status in RETRYABLE:
+        return _lock(stored.pk)  # a duplicate of a handled row is only read: no lock to queue behind
+    return Held(stored, inserted=False) if stored is not None else None
+
+
+def _lock(pk: int) -> Held | None:
+    row = WebhookEvent.objects.select_for_update().filter(pk=pk).first()
+    return Held(row, inserted=False) if row is not None else None
+
+
+def _insert_unless_taken(row: WebhookEvent) -> int | None:
+    """`INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`: the new id, or None if the key is taken.
+
+    By hand because Django has no such call: bulk_create(ignore_conflicts=True) returns no id, so it
+    cannot say which happened, and a plain INSERT refused by the unique index writes an ERROR line to
+    PostgreSQL's log for every duplicate Mono sends. PostgreSQL and SQLite (3.35+) both accept it.
+    """
+    fields = [f for f in WebhookEvent._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(WebhookEvent._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote('dedupe_key')}) DO NOTHING RETURNING {quote('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        inserted = cursor.fetchone()
+    return inserted[0] if inserted else None
+
+
+# --- refusing a payload ----------------------------------------------------------------------------
+
+
+def _reject(exc: InvalidPayload, *, body: bytes, headers: dict, remote_ip: str | None) -> Outcome:
+    """400 (413 for size). A JSON object with a recognisable problem is kept as `invalid` for staff,
+    once per body; junk is not stored. Never a 500: Mono would retry a poison payload forever."""
+    status = 413 if exc.too_large else 400
+    if not exc.storable:
+        log.warning("webhook rejected: %s", exc)
+        return Outcome(status, str(exc))
+    row = WebhookEvent(
+        event=exc.event,
+        event_id=exc.event_id,
+        dedupe_key=dedupe_key(event_id=None, body=body),  # the body's hash: the event_id may be what is wrong
+        body=body.decode("utf-8"),
+        headers=headers,
+        remote_ip=remote_ip,
+        status=Status.INVALID,
+        attempts=1,
+        error=str(exc),
+    )
+    row.pk = _insert_unless_taken(row)
+    if row.pk is None:
+        row = WebhookEvent.objects.filter(dedupe_key=row.dedupe_key).first()
+    log.warning("webhook invalid row=%s: %s", row and row.pk, exc)
+    return Outcome(status, str(exc), row)
+
+
 # --- helpers others may use ------------------------------------------------------------------------
-
-
-def decode(body: bytes) -> object:
-    """The body as JSON, or InvalidPayload (not storable: there is no event in it for staff)."""
-    if not body.strip():
-        raise InvalidPayload("Empty body: expected a JSON object.", storable=False)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidPayload("Body is not UTF-8 text.", storable=False) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidPayload(f"Body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", storable=False)
-    except RecursionError:
-        raise InvalidPayload("Body is not usable JSON: nested too deeply.", storable=False) from None
 
 
 def dedupe_key(*, event_id: str | None, body: bytes) -> str:
@@ -159,164 +349,6 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
             continue
         kept[key] = value
     return kept
-
-
-# --- internals -------------------------------------------------------------------------------------
-
-
-def _first_delivery(event: Event, fields: dict) -> Outcome:
-    handler = HANDLERS.get(event.name)
-    committed: list[bool] = []
-    outcome: Outcome | None = None
-    try:
-        with transaction.atomic():
-            # Registered first so it runs before the rules' follow-up tasks: it tells a failing
-            # follow-up (after commit) apart from a handler fault (before commit).
-            transaction.on_commit(lambda: committed.append(True))
-            try:
-                row = WebhookEvent.objects.create(
-                    **fields,
-                    status=Status.PROCESSED if handler else Status.IGNORED,
-                    attempts=1,
-                    processed_at=timezone.now(),
-                )
-            except IntegrityError:
-                raise _Duplicate from None
-            outcome = _run(row, event) if handler else Outcome(200, "Ignored: not an event we act on.", row)
-    except _Duplicate:
-        return _duplicate(fields["dedupe_key"])
-    except Exception as exc:
-        if committed and outcome is not None:
-            return _after_commit_failure(outcome, exc)
-        return _record_first_failure(fields, exc, traceback.format_exc())
-    _log(outcome)
-    return outcome
-
-
-def _run(row: WebhookEvent, event: Event) -> Outcome:
-    """Inside the caller's transaction: apply the event and set the row's status accordingly."""
-    handler = HANDLERS[event.name]
-    try:
-        change = handler(event, event.occurred_at or row.received_at)
-    except rules.UnknownAccount:
-        # The rule's own savepoint rolled its part back; the row waits for link_account.
-        row.status = Status.UNMATCHED
-        row.processed_at = None
-        row.save(update_fields=["status", "processed_at", "updated_at"])
-        return Outcome(200, "Unmatched: no linked account with this id yet; replayed when it is linked.", row)
-    return Outcome(200, f"Processed: {change}.", row)
-
-
-def _duplicate(key: str) -> Outcome:
-    try:
-        row = WebhookEvent.objects.get(dedupe_key=key)
-    except WebhookEvent.DoesNotExist:  # cannot happen without a delete racing us; let Mono retry
-        return Outcome(503, "Delivery state changed while answering; please retry.")
-    if row.status in RETRYABLE:
-        return _reapply(row.pk, only_if=RETRYABLE)
-    if row.status == Status.INVALID:
-        return Outcome(400, row.error or "Invalid payload.", row, duplicate=True)
-    outcome = Outcome(200, f"Duplicate of delivery #{row.pk} ({row.status}): nothing done.", row, duplicate=True)
-    _log(outcome)
-    return outcome
-
-
-def _reapply(pk: int, *, only_if: frozenset[str] | None) -> Outcome:
-    """Handle a stored delivery again, under a row lock so racing retries apply it once."""
-    committed: list[bool] = []
-    outcome: Outcome | None = None
-    try:
-        with transaction.atomic():
-            transaction.on_commit(lambda: committed.append(True))
-            row = WebhookEvent.objects.select_for_update().get(pk=pk)
-            if only_if is not None and row.status not in only_if:
-                # A racing delivery handled it while we waited for the lock.
-                return Outcome(200, f"Already {row.status} (delivery #{row.pk}): nothing done.", row, duplicate=True)
-            previous = row.status
-            row.attempts += 1
-            row.error = row.traceback = ""
-            row.processed_at = timezone.now()
-            try:
-                event = parse_event(decode(row.body.encode("utf-8")))
-            except InvalidPayload as exc:
-                row.status = Status.INVALID
-                row.error = str(exc)
-                row.save()
-                outcome = Outcome(400, str(exc), row)
-            else:
-                row.event = event.name
-                row.mono_account_id = getattr(event, "account_id", "")
-                row.occurred_at = event.occurred_at
-                row.status = Status.PROCESSED if event.name in HANDLERS else Status.IGNORED
-                row.save()
-                outcome = _run(row, event) if event.name in HANDLERS else Outcome(200, "Ignored.", row)
-            outcome = Outcome(outcome.http_status, f"Was {previous}. {outcome.detail}", outcome.event)
-    except Exception as exc:
-        if committed and outcome is not None:
-            return _after_commit_failure(outcome, exc)
-        error, tb = _scrub(f"{type(exc).__name__}: {exc}"), _scrub(traceback.format_exc())
-        WebhookEvent.objects.filter(pk=pk).update(
-            status=Status.FAILED,
-            attempts=F("attempts") + 1,
-            error=error[:_ERROR_LIMIT],
-            traceback=tb,
-            processed_at=None,
-            updated_at=timezone.now(),
-        )
-        log.exception("webhook handler failed again row=%s", pk)
-        row = WebhookEvent.objects.filter(pk=pk).first()
-        return Outcome(500, f"Processing failed ({type(exc).__name__}); kept for a retry.", row)
-    _log(outcome)
-    return outcome
-
-
-def _record_first_failure(fields: dict, exc: Exception, tb: str) -> Outcome:
-    """Save the failure outside the rolled-back transaction, so staff see it and Mono's retry redoes it."""
-    log.error("webhook handler failed event=%s account=%s: %s", fields["event"], fields["mono_account_id"], tb)
-    try:
-        with transaction.atomic():
-            row = WebhookEvent.objects.create(
-                **fields,
-                status=Status.FAILED,
-                attempts=1,
-                error=_scrub(f"{type(exc).__name__}: {exc}")[:_ERROR_LIMIT],
-                traceback=_scrub(tb),
-            )
-    except IntegrityError:  # a racing retry took the key meanwhile; its row tells the story
-        row = WebhookEvent.objects.filter(dedupe_key=fields["dedupe_key"]).first()
-    return Outcome(500, f"Processing failed ({type(exc).__name__}); kept for a retry.", row)
-
-
-def _after_commit_failure(outcome: Outcome, exc: Exception) -> Outcome:
-    # The effect is committed; only a follow-up (task enqueue) failed. Answering 500 would make
-    # Mono retry an event we already applied.
-    log.error("webhook follow-up after commit failed row=%s error=%s", outcome.event and outcome.event.pk, exc)
-    return outcome
-
-
-def _reject(exc: InvalidPayload, *, body: bytes, headers: dict, remote_ip: str | None) -> Outcome:
-    """400. A JSON object with a recognisable problem is kept as `invalid` for staff; junk is not."""
-    if not exc.storable:
-        log.warning("webhook rejected: %s", exc)
-        return Outcome(400, str(exc))
-    key = dedupe_key(event_id=None, body=body)  # the body's hash: the event_id may be what is wrong
-    try:
-        with transaction.atomic():
-            row = WebhookEvent.objects.create(
-                event=exc.event,
-                event_id=exc.event_id,
-                dedupe_key=key,
-                body=body.decode("utf-8"),
-                headers=headers,
-                remote_ip=remote_ip,
-                status=Status.INVALID,
-                attempts=1,
-                error=str(exc),
-            )
-    except IntegrityError:
-        row = WebhookEvent.objects.filter(dedupe_key=key).first()
-    log.warning("webhook invalid row=%s: %s", row and row.pk, exc)
-    return Outcome(400, str(exc), row)
 
 
 def _scrub(text: str) -> str:

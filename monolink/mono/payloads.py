@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
+from . import events
+from .events import PREFIX
 from .types import AccountDetails
-
-PREFIX = "mono.events."
 
 
 def _envelope(event: str, data: dict, *, occurred_at: datetime | None = None) -> dict:
     when = (occurred_at or timezone.now()).astimezone(UTC)
     return {
-        "event": PREFIX + event,
+        "event": event,
         "event_id": str(uuid.uuid4()),
         "timestamp": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "data": data,
@@ -54,15 +54,15 @@ def v1_account(details: AccountDetails) -> dict:
 
 
 def account_connected(account_id: str, **kw) -> dict:
-    return _envelope("account_connected", {"id": account_id, "customer": None}, **kw)
+    return _envelope(events.CONNECTED, {"id": account_id, "customer": None}, **kw)
 
 
 def reauthorisation_required(account_id: str, **kw) -> dict:
-    return _envelope("reauthorisation_required", {"account": {"_id": account_id}}, **kw)
+    return _envelope(events.REAUTHORISATION_REQUIRED, {"account": {"_id": account_id}}, **kw)
 
 
 def account_reauthorized(account_id: str, **kw) -> dict:
-    return _envelope("account_reauthorized", {"account": {"_id": account_id}}, **kw)
+    return _envelope(events.REAUTHORIZED, {"account": {"_id": account_id}}, **kw)
 
 
 def account_updated(
@@ -77,26 +77,25 @@ def account_updated(
     meta = {"data_status": data_status or details.data_status or "AVAILABLE", "auth_method": details.auth_method}
     if sync_status:  # real-time syncs add it; REAUTHORISATION_REQUIRED means "flag the account"
         meta["sync_status"] = sync_status
-    return _envelope("account_updated", {"meta": meta, "account": v1_account(details)}, **kw)
+    return _envelope(events.UPDATED, {"meta": meta, "account": v1_account(details)}, **kw)
 
 
 def sync_failed(account_id: str, **kw) -> dict:
-    return _envelope("sync_failed", {"account": {"_id": account_id}, "meta": {"data_status": "FAILED"}}, **kw)
+    return _envelope(events.SYNC_FAILED, {"account": {"_id": account_id}, "meta": {"data_status": "FAILED"}}, **kw)
 
 
 def account_unlinked(account_id: str, **kw) -> dict:
-    return _envelope("account_unlinked", {"account": {"id": account_id}}, **kw)
+    return _envelope(events.UNLINKED, {"account": {"id": account_id}}, **kw)
 
 
 BUILDERS: dict[str, Callable[..., dict]] = {
-    "account_connected": account_connected,
-    "reauthorisation_required": reauthorisation_required,
-    "account_reauthorized": account_reauthorized,
-    "account_updated": account_updated,
-    "sync_failed": sync_failed,
-    "account_unlinked": account_unlinked,
+    events.short(events.CONNECTED): account_connected,
+    events.short(events.REAUTHORISATION_REQUIRED): reauthorisation_required,
+    events.short(events.REAUTHORIZED): account_reauthorized,
+    events.short(events.UPDATED): account_updated,
+    events.short(events.SYNC_FAILED): sync_failed,
+    events.short(events.UNLINKED): account_unlinked,
 }
-EVENT_NAMES = tuple(PREFIX + name for name in BUILDERS)
 
 
 def short_name(event: str) -> str:

@@ -1,0 +1,25 @@
+"""Mono's webhook event names: the one place they are spelled (DESIGN.md §1 events table).
+
+Read by the webhook parser and handlers (webhooks.events, webhooks.handlers), the sandbox's payload
+builders and `mono_trigger` (monolink.mono.payloads) and the delivery admin's event filter. It sits
+in the lowest layer so every one of them can import it without importing each other.
+"""
+
+from __future__ import annotations
+
+PREFIX = "mono.events."
+
+CONNECTED = PREFIX + "account_connected"
+REAUTHORISATION_REQUIRED = PREFIX + "reauthorisation_required"
+REAUTHORIZED = PREFIX + "account_reauthorized"  # Mono's spelling, with a z
+UPDATED = PREFIX + "account_updated"
+SYNC_FAILED = PREFIX + "sync_failed"
+UNLINKED = PREFIX + "account_unlinked"
+
+# Every event we know, in the order staff read them in the admin's filter.
+ALL = (CONNECTED, REAUTHORISATION_REQUIRED, REAUTHORIZED, UPDATED, SYNC_FAILED, UNLINKED)
+
+
+def short(name: str) -> str:
+    """'mono.events.account_updated' -> 'account_updated' (for lists and command lines)."""
+    return name.removeprefix(PREFIX)
