@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts import rules
@@ -19,7 +17,6 @@ from webhooks import events as parsed_events
 from webhooks import handlers, pipeline
 from webhooks.models import WebhookEvent
 
-from .conftest import ON_POSTGRES
 from .webhooks_support import ACCOUNT_ID, load, post, raw, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,37 +263,3 @@ def test_account_admin_page_shows_its_deliveries_from_the_webhooks_app(admin_cli
 
     assert "Recent webhook deliveries" in text
     assert reverse("admin:webhooks_webhookevent_change", args=[WebhookEvent.objects.get().pk]) in text
-
-
-# --- round trips on the hot path (PostgreSQL, outside a test transaction) --------------------------
-
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
-
-
-def statements(captured) -> list[str]:
-    return [q["sql"] for q in captured.captured_queries if not q["sql"].upper().startswith(TRANSACTION_CONTROL)]
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_new_flag_costs_at_most_five_round_trips_and_a_duplicate_two_statements(account, settings):
-    assert ON_POSTGRES
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-    body = raw("reauthorisation_required.v2")
-
-    with CaptureQueriesContext(connection) as new:
-        assert post(body).status_code == 200
-    with CaptureQueriesContext(connection) as duplicate:
-        assert post(body).status_code == 200
-
-    sql = [q["sql"] for q in new.captured_queries]
-    # BEGIN, INSERT … ON CONFLICT DO NOTHING RETURNING, UPDATE … RETURNING, (the task), COMMIT
-    assert len(sql) <= 5, sql
-    assert sql[0] == "BEGIN" and sql[-1] == "COMMIT"
-    assert "ON CONFLICT" in sql[1] and sql[2].startswith("UPDATE")
-    assert LinkedAccount.objects.get().reauth_required
-    # The duplicate's INSERT is not refused (no ERROR in PostgreSQL's log, no ROLLBACK), then one read.
-    dup = [q["sql"] for q in duplicate.captured_queries]
-    assert len(statements(duplicate)) <= 2, dup
-    assert "ROLLBACK" not in dup and "ON CONFLICT" in dup[1]
-    assert WebhookEvent.objects.get().attempts == 1
