@@ -141,7 +141,7 @@ def test_nothing_is_queued_when_the_flagging_transaction_rolls_back(account, dja
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        assert handlers.reauthorisation_required(event, None) == rules.Change.APPLIED
+        assert handlers.reauthorisation_required(event, None).changes == (("flag", rules.Change.APPLIED),)
         raise RuntimeError("the webhook handler failed after flagging")
 
     assert callbacks == []

@@ -28,6 +28,7 @@ Decisions, each guarding against something Mono does (DESIGN.md §1, §2):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import traceback
@@ -243,8 +244,7 @@ def _record_failure(held: Held | None, exc: Exception) -> Outcome:
         return Outcome(500, f"Processing failed ({type(exc).__name__}); please retry.")
     if held.inserted:  # its INSERT rolled back with the handler: store it again, as failed
         row.pk, row.status, row.error, row.traceback, row.processed_at = None, Status.FAILED, error, trace, None
-        with transaction.atomic():
-            row.pk = _insert_unless_taken(row)
+        row.pk = _insert_unless_taken(row)
         if row.pk is None:  # a racing copy took the key meanwhile; its row tells the story
             row = WebhookEvent.objects.filter(dedupe_key=row.dedupe_key).first()
     else:
@@ -288,16 +288,22 @@ def _insert_unless_taken(row: WebhookEvent) -> int | None:
     """
     fields = [f for f in WebhookEvent._meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(WebhookEvent._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({quote('dedupe_key')}) DO NOTHING RETURNING {quote('id')}"
-    )
+    sql = _insert_sql(connection.vendor, tuple(f.column for f in fields))
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         inserted = cursor.fetchone()
     return inserted[0] if inserted else None
+
+
+@functools.cache
+def _insert_sql(vendor: str, columns: tuple[str, ...]) -> str:
+    """Built once per database kind (the quoting is the backend's), not per delivery."""
+    quote = connection.ops.quote_name
+    return (
+        f"INSERT INTO {quote(WebhookEvent._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({quote('dedupe_key')}) DO NOTHING RETURNING {quote('id')}"
+    )
 
 
 # --- refusing a payload ----------------------------------------------------------------------------
