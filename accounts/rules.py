@@ -14,13 +14,15 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from monolink.mono import AccountDetails, Deadline, MonoError, MonoNotFound, MonoRequestError, get_client
 
@@ -105,22 +107,60 @@ def _flag_values(now: datetime) -> dict:
 def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
     """Mono says the bank needs the user again (MFA): flag the account and tell the user once.
 
-    The webhook's hot path, so the common case is one conditional UPDATE instead of SELECT … FOR
-    UPDATE then UPDATE, with the same guarantees: PostgreSQL takes the row lock and re-checks the
-    WHERE against the row as committed by whoever held it, so a racing re-auth still wins by its
-    timestamp (a late flag must not undo a re-auth). Anything else (unknown, unlinked, stale, already
-    flagged) falls to the locked path, which says which.
+    The webhook's hot path, so one conditional UPDATE does what SELECT … FOR UPDATE then UPDATE did,
+    for a new flag and for Mono's repeat of one alike, with the same guarantees: PostgreSQL takes the
+    row lock and re-checks the WHERE against the row as committed by whoever held it, so a racing
+    re-auth still wins by its timestamp (a late flag must not undo a re-auth). A repeat keeps the
+    flag's time and notification and only advances the order guard. Anything else (unknown,
+    unlinked, stale) matches no row and falls to the locked path, which says which.
     """
     now = timezone.now()
-    values = _flag_values(now) | {"updated_at": now}
+    values = {
+        "reauth_required": True,
+        "reauth_requested_at": _kept_if_flagged("reauth_requested_at", now),
+        "reauth_submitted_at": _kept_if_flagged("reauth_submitted_at", None),
+        "reauth_notified_at": _kept_if_flagged("reauth_notified_at", None),
+        "updated_at": now,
+    }
     if occurred_at is not None:
-        values["last_event_at"] = occurred_at
+        values["last_event_at"] = occurred_at  # the WHERE makes it the newest
     candidates = LinkedAccount.objects.filter(
-        _not_older(occurred_at), mono_account_id=mono_account_id, reauth_required=False, unlinked_at__isnull=True
+        _not_older(occurred_at), mono_account_id=mono_account_id, unlinked_at__isnull=True
     )
-    if candidates.update(**values):
+    requested_at = _update_returning(candidates, "reauth_requested_at", **values)
+    if requested_at is _NO_ROW:
+        return _with_locked(mono_account_id, partial(_flag_locked, occurred_at=occurred_at))
+    if _as_utc(requested_at) == now:  # our `now` in the row: this UPDATE raised the flag
         return Change.APPLIED  # the handler queues the email in the same transaction (the outbox)
-    return _with_locked(mono_account_id, partial(_flag_locked, occurred_at=occurred_at))
+    return Change.UNCHANGED
+
+
+def _kept_if_flagged(field: str, new_value: datetime | None) -> Case:
+    """In the flag's UPDATE: the column as it is on an account already flagged, else `new_value`."""
+    return Case(When(reauth_required=True, then=F(field)), default=Value(new_value, output_field=DateTimeField()))
+
+
+_NO_ROW = object()
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    """A timestamp read by a raw cursor: aware on PostgreSQL, naive UTC (or text) on SQLite."""
+    value = parse_datetime(value) if isinstance(value, str) else value
+    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
+
+
+def _update_returning(queryset: QuerySet, column: str, **values):
+    """`queryset.update(**values)` for at most one row, returning its `column` afterwards (_NO_ROW if
+    none matched). Django's update() returns only a count; the statement here is Django's own (types,
+    quoting, WHERE) with RETURNING appended, which PostgreSQL and SQLite (3.35+) both accept."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    connection = connections[queryset.db]
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(column)}", params)
+        row = cursor.fetchone()
+    return _NO_ROW if row is None else row[0]
 
 
 def _flag_locked(account: LinkedAccount, *, occurred_at: datetime | None) -> Change:
@@ -132,7 +172,7 @@ def _flag_locked(account: LinkedAccount, *, occurred_at: datetime | None) -> Cha
     if account.reauth_required:
         account.save(update_fields=["last_event_at", "updated_at"])
         return Change.UNCHANGED
-    # Cleared between the UPDATE and this lock: flag it now.
+    # Changed between the UPDATE and this lock (linked again after an unlink): flag it now.
     values = _flag_values(timezone.now())
     for field, value in values.items():
         setattr(account, field, value)

@@ -2,6 +2,7 @@
 graph runs one way, event names live in one module, and the hot path's round trips are counted."""
 
 import ast
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
@@ -229,12 +230,14 @@ def test_a_newer_flag_on_a_flagged_account_only_advances_the_order_guard(account
     first = load("reauthorisation_required.v1") | {"event_id": "a", "timestamp": "2026-11-20T09:00:00Z"}
     later = load("reauthorisation_required.v1") | {"event_id": "b", "timestamp": "2026-11-20T10:00:00Z"}
     post(first)
+    LinkedAccount.objects.update(reauth_notified_at=datetime(2026, 11, 20, 9, 1, tzinfo=UTC))  # emailed
     requested_at = LinkedAccount.objects.get().reauth_requested_at
 
     assert "unchanged" in post(later).json()["detail"]
 
     account.refresh_from_db()
     assert account.reauth_requested_at == requested_at
+    assert account.reauth_notified_at == datetime(2026, 11, 20, 9, 1, tzinfo=UTC)  # not emailed again
     assert account.last_event_at.isoformat() == "2026-11-20T10:00:00+00:00"
 
 
