@@ -3,8 +3,8 @@
 Views, webhook handlers, admin actions, tasks and commands all call these plain functions. Each
 rule holds the account row (`select_for_update`, or a conditional UPDATE on the webhook's hot path)
 so two deliveries racing on one account apply one after the other, and compares Mono's timestamps
-so a late event cannot undo newer state. A rule nested in the webhook pipeline's transaction and
-raising UnknownAccount rolls back only its own savepoint: the delivery is then marked unmatched.
+so a late event cannot undo newer state. An unknown account is found before anything is written
+and raised as UnknownAccount, leaving the webhook pipeline's transaction usable (see _with_locked).
 """
 
 from __future__ import annotations
