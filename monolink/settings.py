@@ -128,7 +128,9 @@ AXES_SENSITIVE_PARAMETERS = ["otp_token"]  # never keep a submitted second-facto
 AXES_VERBOSE = False  # no banner line at every start-up (failures and lockouts are still logged)
 # The proxies whose X-Forwarded-* headers are believed (gunicorn.conf.py reads the same variable);
 # addresses or networks, "*" only when nothing but the proxy can reach the app server.
-FORWARDED_ALLOW_IPS = [ip.strip() for ip in env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1").split(",") if ip.strip()]
+FORWARDED_ALLOW_IPS = [
+    ip.strip() for ip in env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1").split(",") if ip.strip()
+]
 # Staff need a TOTP code on /admin/ (django-otp): on by default in production, off for `./dev run`.
 ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=not DEBUG)
 OTP_TOTP_ISSUER = "monolink"

@@ -8,6 +8,7 @@ filtering, a forged Host aimed at a listening socket) and asserts what the attac
 import io
 import os
 import runpy
+import shutil
 import stat
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from tests.conftest import _Capture
 from tests.webhooks_support import load
 
 ROOT = Path(__file__).resolve().parent.parent
+CAPTURE = {"capture_output": True, "text": True, "timeout": 120}
 LOGIN = "/accounts/login/"
 ADMIN_LOGIN = "/admin/login/?next=/admin/"
 PASSWORD = "pw-ada-12345"  # the `user` fixture's
@@ -310,7 +312,7 @@ def test_a_short_webhook_secret_stops_manage_py_in_production():
     env = {**os.environ, "DEBUG": "false", "DJANGO_READ_DOT_ENV_FILE": "false", "MONO_WEBHOOK_SECRET": "short-secret"}
     env.update({"DJANGO_SETTINGS_MODULE": "monolink.settings", "SECRET_KEY": "x" * 50, "MONO_SANDBOX": "true"})
 
-    check = subprocess.run(  # noqa: S603 (our manage.py, fixed arguments)
+    check = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
 
@@ -326,8 +328,8 @@ def test_dev_writes_env_readable_by_its_owner_only(tmp_path):
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
 
-    done = subprocess.run(  # noqa: S603
-        ["bash", "-c", "umask 022 && bash ./dev env"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    done = subprocess.run(  # noqa: S603 (our own script)
+        [shutil.which("bash"), "dev", "env"], cwd=tmp_path, preexec_fn=lambda: os.umask(0o022), **CAPTURE
     )
 
     assert done.returncode == 0, done.stderr
@@ -340,13 +342,12 @@ def test_the_sqlite_database_is_created_readable_by_its_owner_only(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "monolink.test_settings", "DATABASE_URL": f"sqlite:///{db}"}
     script = "from django.db import connection\nconnection.ensure_connection()\nconnection.cursor().execute('SELECT 1')"
 
-    done = subprocess.run(  # noqa: S603
-        ["bash", "-c", 'umask 022 && exec "$0" manage.py shell --no-imports -c "$1"', sys.executable, script],
+    done = subprocess.run(  # noqa: S603 (our manage.py)
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        preexec_fn=lambda: os.umask(0o022),
+        **CAPTURE,
     )
 
     assert done.returncode == 0, done.stderr
