@@ -64,7 +64,7 @@ def webhook_secret_length_check(app_configs, **kwargs):
                 f"MONO_WEBHOOK_SECRET is {len(settings.MONO_WEBHOOK_SECRET)} characters long; production needs "
                 f"at least {MIN_WEBHOOK_SECRET_LENGTH}.",
                 hint="Generate a long random secret in Mono's dashboard and copy it into MONO_WEBHOOK_SECRET.",
-                id="monolink.E002",
+                id="monolink.E003",
             )
         ]
     return []

@@ -25,7 +25,7 @@ from django.views.debug import technical_500_response
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import rules
+from accounts import rules, tasks
 from accounts.checks import webhook_secret_length_check
 from accounts.models import LinkedAccount, User
 from monolink.mono.types import details_from_mono
@@ -300,7 +300,7 @@ def test_a_forged_host_header_never_receives_the_sandbox_webhook_secret(client, 
 # --- 5. secrets: length, files at rest, the debug page -------------------------------------------------
 
 
-@pytest.mark.parametrize(("secret", "errors"), [("x" * 15, ["monolink.E002"]), ("x" * 16, [])])
+@pytest.mark.parametrize(("secret", "errors"), [("x" * 15, ["monolink.E003"]), ("x" * 16, [])])
 def test_production_needs_a_webhook_secret_of_16_characters(settings, secret, errors):
     settings.DEBUG = False
     settings.MONO_WEBHOOK_SECRET = secret
@@ -317,7 +317,7 @@ def test_a_short_webhook_secret_stops_manage_py_in_production():
     )
 
     assert check.returncode != 0
-    assert "monolink.E002" in check.stderr
+    assert "monolink.E003" in check.stderr
     assert "short-secret" not in check.stdout + check.stderr
 
 
@@ -459,14 +459,15 @@ def test_names_from_mono_lose_control_characters_and_newlines():
     assert details.data_status == "AVAILABLE"
 
 
-def test_a_newline_in_the_bank_name_no_longer_blocks_the_flag_email(account, django_capture_on_commit_callbacks):
+def test_a_newline_in_the_bank_name_no_longer_blocks_the_flag_email(account):
     updated = load("account_updated.v1")["data"]
     updated["account"]["institution"]["name"] = "GT\r\nBcc: victim@example.com"
     details = details_from_mono(account_id=account.mono_account_id, account=updated["account"], meta=updated["meta"])
 
     rules.apply_account_update(mono_account_id=account.mono_account_id, details=details)
-    with django_capture_on_commit_callbacks(execute=True):
-        rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+
+    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "sent"
 
     assert LinkedAccount.objects.get(pk=account.pk).institution_name == "GT Bcc: victim@example.com"
     assert [m.subject for m in mail.outbox] == ["Reconnect your GT Bcc: victim@example.com account"]
