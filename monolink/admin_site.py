@@ -7,6 +7,7 @@ a running site agree on one site object. Staff enrol with `python manage.py enro
 
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -21,8 +22,11 @@ class TOTPAdminAuthenticationForm(OTPAdminAuthenticationForm):
     form uses it, and a staff member without one is told how to get one.
     """
 
+    otp_token = forms.CharField(required=False, label="Code from your authenticator app")
     otp_error_messages = {
         **OTPAdminAuthenticationForm.otp_error_messages,
+        "token_required": "Enter the 6-digit code from your authenticator app.",
+        "invalid_token": "That code is not right: enter the current 6-digit code from your authenticator app.",
         "device_required": "No authenticator app is set up for this account: ask an administrator to run "
         "`python manage.py enrol_totp <username>`.",
     }
