@@ -10,8 +10,11 @@ import os
 
 wsgi_app = "monolink.wsgi:application"
 
-# PORT is what most platforms set; GUNICORN_BIND wins when given (e.g. "unix:/run/monolink.sock").
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# Loopback by default: a proxy on the same host (nginx, Caddy) terminates TLS, buffers slow clients
+# and forwards here; nothing else should reach gunicorn (docs/security.md). PORT is what most
+# platforms set; GUNICORN_BIND wins when given ("unix:/run/monolink.sock", or "0.0.0.0:8000" inside
+# a container whose only way in is the platform's proxy, with FORWARDED_ALLOW_IPS set to match).
+bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 # The classic sync-worker rule of thumb; WEB_CONCURRENCY is the conventional override.
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
 # No request waits on Mono longer than MONO_REQUEST_DEADLINE (8 s by default, retries and Retry-After

@@ -265,6 +265,13 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
     ]
     change_list_template = "admin/accounts/linkedaccount/change_list.html"
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # No filtering on a token field (?reauth_code__startswith=… would recover a token one
+        # character at a time, even for view-only staff), as Django's UserAdmin refuses `password`.
+        if lookup.startswith(("reauth_code", "user__password")):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     # Every field is read-only: state changes go through the actions, i.e. through accounts.rules.
     def get_readonly_fields(self, request, obj=None):
         return [name for _title, opts in self.fieldsets for name in opts["fields"]]

@@ -50,3 +50,21 @@ def site_url_check(app_configs, **kwargs):
             )
         ]
     return []
+
+
+MIN_WEBHOOK_SECRET_LENGTH = 16
+
+
+@register(Tags.security)
+def webhook_secret_length_check(app_configs, **kwargs):
+    # The webhook secret is Mono's only proof of origin (no HMAC, no IP list): a short one can be guessed.
+    if not settings.DEBUG and len(settings.MONO_WEBHOOK_SECRET) < MIN_WEBHOOK_SECRET_LENGTH:
+        return [
+            Error(
+                f"MONO_WEBHOOK_SECRET is {len(settings.MONO_WEBHOOK_SECRET)} characters long; production needs "
+                f"at least {MIN_WEBHOOK_SECRET_LENGTH}.",
+                hint="Generate a long random secret in Mono's dashboard and copy it into MONO_WEBHOOK_SECRET.",
+                id="monolink.E003",
+            )
+        ]
+    return []

@@ -41,7 +41,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "monolink.apps.MonolinkAdminConfig",  # django.contrib.admin with the staff second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,18 +53,25 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     "accounts",
     "webhooks",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
+    "monolink.security.ForwardedHeadersMiddleware",  # first: nothing may read an untrusted X-Forwarded-*
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "monolink.security.SignedInNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout page
 ]
 
 ROOT_URLCONF = "monolink.urls"
@@ -106,6 +113,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Sign-in hardening (docs/security.md) -------------------------------------------------------
+# django-axes: after AXES_FAILURE_LIMIT wrong passwords for one username from one address, that pair
+# is locked out for the cool-off (a 429 page, on the site's sign-in and the admin's alike); a
+# successful sign-in clears the count. Staff see and delete lockouts in admin (Axes > Access attempts).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "monolink.security.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["otp_token"]  # never keep a submitted second-factor code in the attempt log
+AXES_VERBOSE = False  # no banner line at every start-up (failures and lockouts are still logged)
+# The proxies whose X-Forwarded-* headers are believed (gunicorn.conf.py reads the same variable);
+# addresses or networks, "*" only when nothing but the proxy can reach the app server.
+FORWARDED_ALLOW_IPS = [
+    ip.strip() for ip in env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1").split(",") if ip.strip()
+]
+# Staff need a TOTP code on /admin/ (django-otp): on by default in production, off for `./dev run`.
+ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=not DEBUG)
+OTP_TOTP_ISSUER = "monolink"
+# A signed-in session ends after this many hours (Django's default is two weeks).
+SESSION_COOKIE_AGE = int(env.float("SESSION_HOURS", default=12) * 3600)
+# The debug page and error reports hide every *_URL / DSN too (DATABASE_URL, EMAIL_URL hold passwords).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "monolink.security.ExceptionReporterFilter"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "accounts:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -158,7 +191,8 @@ MONO_CLIENT = env.str("MONO_CLIENT", default="") or (
 MONO_CONNECT_JS_URL = env.str("MONO_CONNECT_JS_URL", default="") or (
     "/static/sandbox/connect.js" if MONO_SANDBOX else "https://connect.withmono.com/connect.js"
 )
-# Where the sandbox delivers its webhooks (the app's own endpoint); empty: derived from the request.
+# Where the sandbox delivers its webhooks (the app's own endpoint); empty: SITE_URL's. Never a host
+# from the request: the delivery carries the webhook secret, and a Host header is the client's to forge.
 MONO_SANDBOX_WEBHOOK_URL = env.str("MONO_SANDBOX_WEBHOOK_URL", default="")
 MONO_TIMEOUT = (env.float("MONO_CONNECT_TIMEOUT", default=3.05), env.float("MONO_READ_TIMEOUT", default=15))
 MONO_MAX_RETRIES = env.int("MONO_MAX_RETRIES", default=3)

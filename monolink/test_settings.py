@@ -24,3 +24,6 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 # prove the engine switch to "procrastinate" and start real worker processes.
 TASKS_BACKEND = "in_process"
 TASKS_ALLOW_IN_PROCESS = True
+# The admin's second factor is production behaviour, but every admin test would need a device; its
+# own tests (tests/test_security.py) switch it on. The production check proves it is on there.
+ADMIN_OTP_REQUIRED = False

@@ -280,7 +280,8 @@ def test_widget_completion_reaches_the_real_webhook_endpoint_with_the_secret(set
     """End to end over HTTP: fake Mono → /webhooks/mono/ (secret check, delivery log)."""
     from webhooks.models import WebhookEvent
 
-    settings.MONO_SANDBOX_WEBHOOK_URL = ""  # derived from the request: the live server's own endpoint
+    settings.MONO_SANDBOX_WEBHOOK_URL = ""  # derived from SITE_URL: the live server's own endpoint
+    settings.SITE_URL = live_server.url
     answer = requests.post(live_server.url + COMPLETE, json={"mode": "link", "bank_code": "044"}, timeout=10)
 
     assert answer.status_code == 200

@@ -76,8 +76,10 @@ def deliver(url: str, events: list[dict]) -> None:
                     time.sleep(0.5 * 2 ** (attempt - 1))
 
 
-def _webhook_url(request) -> str:
-    return settings.MONO_SANDBOX_WEBHOOK_URL or request.build_absolute_uri(reverse("webhooks:mono"))
+def _webhook_url() -> str:
+    # Configured, never from the request: the delivery carries the webhook secret, and the Host header
+    # is the client's to write (ALLOWED_HOSTS ignores the port, so 127.0.0.1:<any port> passes it).
+    return settings.MONO_SANDBOX_WEBHOOK_URL or settings.SITE_URL + reverse("webhooks:mono")
 
 
 def _bad(message: str) -> JsonResponse:
@@ -116,7 +118,7 @@ def complete(request):
     else:
         return _bad("mode must be 'link' or 'reauth'.")
     log.info("sandbox %s complete account=%s", mode, account_id)
-    return _DeliverAfterResponse({"code": issue_code(account_id)}, deliveries=events, webhook_url=_webhook_url(request))
+    return _DeliverAfterResponse({"code": issue_code(account_id)}, deliveries=events, webhook_url=_webhook_url())
 
 
 app_name = "sandbox"

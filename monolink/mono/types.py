@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -52,7 +53,14 @@ def minor_units(value: Any) -> int | None:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    """A field from Mono as one line of plain text: every control, format (bidi overrides, zero-width)
+    and whitespace character becomes a space, runs of spaces collapse. Mono's names reach email
+    subjects (where a newline stops the mail: header injection is refused) and pages; here is the
+    one place they are read."""
+    if value is None:
+        return ""
+    text = "".join(" " if ch.isspace() or unicodedata.category(ch)[0] == "C" else ch for ch in str(value))
+    return " ".join(text.split())
 
 
 def details_from_mono(*, account_id: str, account: Any, meta: Any) -> AccountDetails:

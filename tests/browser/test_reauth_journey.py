@@ -197,6 +197,8 @@ def test_sdk_that_failed_to_load_gives_a_clear_message(page, live_server, settin
 def test_reconnect_and_link_with_the_sandbox_widget(page, live_server, settings, flagged_user, mode, artifacts_dir):
     settings.MONO_REAUTH_MODE = mode
     assert settings.MONO_CONNECT_JS_URL == "/static/sandbox/connect.js"
+    # The sandbox delivers its webhooks to the configured site, never to the request's Host.
+    settings.SITE_URL = live_server.url
     user, account = flagged_user
 
     sign_in(page, live_server)
