@@ -201,6 +201,8 @@ def test_gunicorn_behind_a_proxy_redirects_http_serves_static_and_logs_json_with
     assert webhook_probe[0] in (401, 405)
     records = [json.loads(line) for line in lines if line.startswith("{")]
     assert len(records) == len(lines), lines  # every line is JSON
-    access = [record["message"] for record in records if record["logger"] == "gunicorn.access"]
-    assert any(message.startswith("GET /webhooks/mono/ ") for message in access), access
+    access = [record for record in records if record["logger"] == "monolink.request"]
+    assert any(record["message"].startswith("GET /webhooks/mono/ ") for record in access), access
+    assert all(len(record["request_id"]) == 32 for record in access), access
+    assert not any("/static/" in record["message"] for record in records), "one line per static file"
     assert "widget-code-secret" not in "\n".join(lines)

@@ -34,6 +34,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts import rules
+from monolink import log_context
 
 from .events import Event, InvalidPayload, parse_event
 from .handlers import HANDLERS
@@ -196,6 +197,7 @@ def _first_delivery(event: Event, fields: dict) -> Outcome:
 def _run(row: WebhookEvent, event: Event) -> Outcome:
     """Inside the caller's transaction: apply the event and set the row's status accordingly."""
     handler = HANDLERS[event.name]
+    log_context.bind(delivery=row.pk, mono_event_id=row.event_id)  # on the handler's and rules' lines too
     try:
         change = handler(event, event.occurred_at or row.received_at)
     except rules.UnknownAccount:

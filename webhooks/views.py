@@ -1,5 +1,6 @@
 import ipaddress
 import logging
+import time
 
 from django.conf import settings
 from django.db import transaction
@@ -7,6 +8,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from monolink import log_context, metrics
 
 from . import pipeline
 from .authentication import MonoWebhookSecretAuthentication
@@ -32,6 +35,9 @@ def client_ip(meta) -> str | None:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return None
+
+
+_REFUSALS = {400: "rejected", 401: "unauthorized", 403: "unauthorized", 413: "too_large", 415: "rejected"}
 
 
 class MonoWebhookView(APIView):
@@ -62,6 +68,20 @@ class MonoWebhookView(APIView):
             log.warning("webhook refused: body over the %d byte limit", limit)
             return Response({"detail": f"Body too large: the limit is {limit} bytes."}, status=413)
         # DRF's negotiation: 415 for a non-JSON content type, 400 with the parse error for bad JSON.
-        request.data  # noqa: B018
-        outcome = pipeline.receive(body=request.body, headers=request.headers, remote_ip=client_ip(request.META))
-        return Response({"detail": outcome.detail}, status=outcome.http_status)
+        if isinstance(request.data, dict) and isinstance(request.data.get("event_id"), str):
+            log_context.bind(mono_event_id=request.data["event_id"][:64])
+        started = time.perf_counter()
+        self.outcome = pipeline.receive(body=request.body, headers=request.headers, remote_ip=client_ip(request.META))
+        self.seconds = time.perf_counter() - started
+        return Response({"detail": self.outcome.detail}, status=self.outcome.http_status)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer counts once, refusals (401, 413, 415) included: the one place they all pass.
+        outcome = getattr(self, "outcome", None)
+        if outcome is not None and outcome.event is not None:
+            label = "duplicate" if outcome.duplicate else outcome.event.status
+            metrics.observe_webhook(event=outcome.event.event, outcome=label, seconds=self.seconds)
+        else:
+            code = response.status_code
+            metrics.observe_webhook(event=None, outcome=_REFUSALS.get(code, f"http_{code}"))
+        return super().finalize_response(request, response, *args, **kwargs)
