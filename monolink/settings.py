@@ -322,7 +322,7 @@ LOGGING = {
         "procrastinate.periodic": {"level": "WARNING"},
         # One line per request comes from monolink.middleware (with its id and duration): runserver's
         # own line per request and static file, and Django's duplicate "Not Found: /x", stay quiet.
-        "django.server": {"level": "WARNING"},
+        "django.server": {"level": "ERROR"},
         "django.request": {"level": "ERROR"},
     },
 }
@@ -345,7 +345,10 @@ for _entry in (*REQUEST_ID_TRUSTED_PROXIES, *METRICS_ALLOWED_IPS):
 HEALTH_CHECK_TOKEN = env.str("HEALTH_CHECK_TOKEN", default="")
 # Every readiness check and every scrape-time query gives up after this many seconds.
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=3)
-# Readiness fails when no task worker has sent a heartbeat, or a ready job has waited, this long.
+# Readiness fails when no task worker has sent a heartbeat, or a ready job has waited, this long
+# (PostgreSQL task engine only). HEALTH_CHECK_TASK_QUEUE=false keeps web servers in the load
+# balancer while workers are down, leaving that to the alerts (docs/operations.md).
+HEALTH_CHECK_TASK_QUEUE = env.bool("HEALTH_CHECK_TASK_QUEUE", default=True)
 HEALTH_WORKER_HEARTBEAT_MAX = timedelta(seconds=env.int("HEALTH_WORKER_HEARTBEAT_MAX_SECONDS", default=120))
 HEALTH_QUEUE_MAX_AGE = timedelta(seconds=env.int("HEALTH_QUEUE_MAX_AGE_SECONDS", default=900))
 # Load balancers probe over plain HTTP inside the network: no redirect to HTTPS for these.

@@ -86,6 +86,6 @@ class TaskQueue(HealthCheck):
 
 def readiness_checks() -> list[type[HealthCheck]]:
     checks: list[type[HealthCheck]] = [DatabaseReachable, MigrationsApplied]
-    if queues.engine_in_database():
+    if settings.HEALTH_CHECK_TASK_QUEUE and queues.engine_in_database():
         checks.append(TaskQueue)
     return checks
