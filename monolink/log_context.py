@@ -47,3 +47,26 @@ class ContextFilter(logging.Filter):
             if not hasattr(record, key):
                 setattr(record, key, "-")
         return True
+
+
+# --- tasks: "what enqueued me" --------------------------------------------------------------------
+# Procrastinate jobs carry no metadata besides their arguments, so taskqueue.defer() adds the
+# enqueuer's ids under this key and task_middleware takes them out again before the task runs.
+ORIGIN_KWARG = "_enqueued_by"
+_ORIGIN_FIELDS = ("request_id", "delivery", "mono_event_id", "job")
+
+
+def origin() -> dict[str, object]:
+    """The ids of whatever is running now (a request, a delivery, a job), for a job it enqueues."""
+    fields = _fields.get()
+    return {key: fields[key] for key in _ORIGIN_FIELDS if key in fields}
+
+
+def task_middleware(call_next, context, worker):
+    """Procrastinate sync task middleware: every line a job logs carries its job id, its task and
+    `enqueued_by_*`: the request id, delivery row and Mono event id (or parent job) that queued it."""
+    job = context.job
+    enqueued_by = job.task_kwargs.pop(ORIGIN_KWARG, None) or {}
+    fields = {f"enqueued_by_{key}": value for key, value in enqueued_by.items() if key in _ORIGIN_FIELDS}
+    with scope(job=job.id, task=job.task_name, **fields):
+        return call_next()
