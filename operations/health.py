@@ -1,8 +1,8 @@
 """Readiness checks (django-health-check): the database, our migrations, the task engine.
 
-Each runs in its own thread under the library's wall-clock limit (HEALTH_CHECK_TIMEOUT); the
-database queries also carry a server-side statement timeout so an abandoned query does not keep
-running. Messages name what is wrong, never a host, a user or a password.
+Each runs in its own thread under the library's wall-clock limit (HEALTH_CHECK_TIMEOUT); our
+queries also carry a PostgreSQL statement timeout, so a check stuck behind a lock does not keep a
+connection busy after the answer has gone. Messages name what is wrong, never a host, a user or a password.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import dataclasses
 import datetime
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from health_check.base import HealthCheck
 from health_check.checks import Database
 from health_check.exceptions import ServiceUnavailable
 
 from . import queues
+from .db import set_statement_timeout
 
 
 def _timeout() -> datetime.timedelta:
@@ -51,8 +52,10 @@ class MigrationsApplied(HealthCheck):
         if _migrations_applied:
             return
         try:
-            executor = MigrationExecutor(connection)
-            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            with transaction.atomic():
+                set_statement_timeout()
+                executor = MigrationExecutor(connection)
+                plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
         except DatabaseError as exc:
             raise ServiceUnavailable(f"Cannot read the migration table ({type(exc).__name__}).") from exc
         finally:

@@ -377,3 +377,26 @@ def test_scrub_keeps_the_stack_and_drops_request_bodies_cookies_and_user_details
     assert clean["request"]["cookies"] == clean["request"]["data"] == clean["request"]["query_string"] == FILTERED
     assert clean["request"]["method"] == "POST"
     assert clean["user"] == {"id": 7}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_readiness_gives_up_on_a_check_stuck_behind_a_lock(client, settings, monkeypatch):
+    """A migration running elsewhere holds django_migrations: the probe answers 503, not never."""
+    from operations import health
+
+    settings.HEALTH_CHECK_TIMEOUT = 0.5
+    settings.HEALTH_CHECK_TOKEN = "health-token-for-the-tests"
+    monkeypatch.setattr(health, "_migrations_applied", False)  # a process that has not checked yet
+    locker = connections.create_connection("default")
+    try:
+        locker.set_autocommit(False)
+        with locker.cursor() as cursor:
+            cursor.execute("LOCK TABLE django_migrations IN ACCESS EXCLUSIVE MODE")
+        response = client.get("/readyz?format=json", headers={"Authorization": "Bearer health-token-for-the-tests"})
+    finally:
+        locker.rollback()
+        locker.close()
+
+    assert response.status_code == 503
+    assert response.json()["MigrationsApplied()"].startswith("Unavailable")
