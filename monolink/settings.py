@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from monolink import log_context
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -238,6 +240,8 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     # Finished jobs leave the table (it is the queue, kept small); failed ones stay for staff.
     "delete_jobs": "successful",
     "shutdown_graceful_timeout": 30,
+    # A job's log lines carry its id and the request/delivery that queued it (docs/operations.md).
+    "task_middleware": [log_context.task_middleware],
 }
 
 # --- Re-auth emails, reminders and the reconciler (accounts/notifications.py, docs/tasks.md) ------

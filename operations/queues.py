@@ -14,6 +14,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
+from monolink import taskqueue
+
 from .db import set_statement_timeout
 
 
@@ -72,7 +74,7 @@ def queue_states() -> list[QueueState]:
         cursor.execute(_QUEUES_SQL)
         rows = cursor.fetchall()
     states = {row[0]: QueueState(row[0], row[1], row[2], row[3], float(row[4] or 0)) for row in rows}
-    for name in known_queues():  # an empty queue is a 0, not a missing series
+    for name in taskqueue.QUEUES:  # an empty queue is a 0, not a missing series
         states.setdefault(name, QueueState(name, 0, 0, 0, 0.0))
     return sorted(states.values(), key=lambda s: s.queue)
 
@@ -95,8 +97,3 @@ def readiness_problem(*, heartbeat_max: timedelta, age_max: timedelta) -> str:
         return "; ".join(f"queue {s.queue}: a job has waited {int(s.oldest_ready_age)} s" for s in late)
     return ""
 
-
-def known_queues() -> list[str]:
-    from monolink import taskqueue
-
-    return [taskqueue.QUEUE_MONO, taskqueue.QUEUE_MAIL, taskqueue.QUEUE_MAINTENANCE]

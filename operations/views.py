@@ -53,6 +53,10 @@ class ReadinessView(HealthCheckView):
         if not await self._may_see_details(request):
             response = JsonResponse({"status": "ready" if ready else "unavailable"})
         response.status_code = 200 if ready else 503  # the library says 500; 503 is "not ready yet"
+        # Not a server error to report: without this, Django logs every failing probe (every few
+        # seconds, from each load balancer) at ERROR, and Sentry turns each into an event. The
+        # library has already logged which check failed, at WARNING.
+        response._has_been_logged = True
         return response
 
     @staticmethod

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import responses
 import sentry_sdk
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from sentry_sdk.transport import Transport
@@ -400,3 +400,81 @@ def test_readiness_gives_up_on_a_check_stuck_behind_a_lock(client, settings, mon
 
     assert response.status_code == 503
     assert response.json()["MigrationsApplied()"].startswith("Unavailable")
+
+
+# --- tasks: queue gauges, readiness, and the ids of what queued a job ---------------------------------
+
+
+@pytest.fixture
+def procrastinate_backend(settings):
+    settings.TASKS_BACKEND = "procrastinate"
+
+
+def run_queued_jobs(queue: str) -> None:
+    """One real Procrastinate worker pass in this process (as `run_worker` runs it, middleware included),
+    on the worker connector that `manage.py procrastinate worker` uses."""
+    from procrastinate.contrib.django import app
+
+    worker_app = app.with_connector(app.connector.get_worker_connector())
+    worker_app.run_worker(
+        queues=[queue], wait=False, install_signal_handlers=False, listen_notify=False, delete_jobs="never"
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_job_logs_the_request_delivery_and_event_that_queued_it(make_account, procrastinate_backend, log_lines):
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    make_account(mono_account_id=ACCOUNT_ID)
+    payload = load("reauthorisation_required.v2")
+
+    response = post(payload, headers={"X-Request-ID": "proxy-id-0002"}, REMOTE_ADDR="127.0.0.1")
+    delivery = WebhookEvent.objects.get().pk
+    job = ProcrastinateJob.objects.get(task_name="accounts.tasks.send_reauth_email")
+    run_queued_jobs("mail")
+
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+    [sent] = [line for line in log_lines() if line["message"].startswith("re-auth email sent")]
+    assert sent["job"] == job.pk
+    assert sent["enqueued_by_request_id"] == "proxy-id-0002"
+    assert sent["enqueued_by_delivery"] == delivery
+    assert sent["enqueued_by_mono_event_id"] == payload["event_id"]
+    assert sent["request_id"] == "-"  # the job is not the request
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_metrics_and_readiness_read_the_task_queue(client, settings, metrics_token, procrastinate_backend):
+    from accounts import tasks
+    from monolink.taskqueue import defer
+
+    settings.HEALTH_CHECK_TOKEN = "health-token-for-the-tests"
+    settings.HEALTH_QUEUE_MAX_AGE = timedelta(seconds=60)
+    with transaction.atomic():
+        defer(tasks.send_reauth_email, mono_account_id="acc-1")
+        defer(tasks.send_reauth_email, mono_account_id="acc-2")
+        tasks.refresh_account_details.configure(schedule_in={"minutes": 5}).defer(mono_account_id="acc-3")
+    with connection.cursor() as cursor:  # the first mail job has waited ten minutes
+        cursor.execute(
+            "UPDATE procrastinate_events SET at = now() - interval '10 minutes' "
+            "WHERE job_id = (SELECT min(id) FROM procrastinate_jobs) AND type = 'deferred'"
+        )
+
+    no_worker = client.get("/readyz?format=json", headers={"Authorization": "Bearer health-token-for-the-tests"})
+    with connection.cursor() as cursor:  # a worker that has just sent its heartbeat
+        cursor.execute("INSERT INTO procrastinate_workers DEFAULT VALUES")
+    late_job = client.get("/readyz?format=json", headers={"Authorization": "Bearer health-token-for-the-tests"})
+    samples = scrape(client)
+
+    assert no_worker.status_code == 503
+    assert "No task worker" in no_worker.json()["TaskQueue()"]
+    assert late_job.status_code == 503
+    assert "queue mail: a job has waited" in late_job.json()["TaskQueue()"]
+    assert value(samples, "monolink_task_jobs", queue="mail", state="ready") == 2
+    assert value(samples, "monolink_task_jobs", queue="mono", state="scheduled") == 1
+    assert value(samples, "monolink_task_jobs", queue="maintenance", state="ready") == 0
+    assert 590 < value(samples, "monolink_task_oldest_ready_age_seconds", queue="mail") < 700
+    assert value(samples, "monolink_task_workers_alive") == 1
