@@ -96,4 +96,3 @@ def readiness_problem(*, heartbeat_max: timedelta, age_max: timedelta) -> str:
     if late:
         return "; ".join(f"queue {s.queue}: a job has waited {int(s.oldest_ready_age)} s" for s in late)
     return ""
-
