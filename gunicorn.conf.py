@@ -83,7 +83,7 @@ logconfig_dict = {
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stdout"], "propagate": False},
         # Off: the app writes one line per request with its request id and duration, and none per
-        # static file (monolink.middleware). Set LOG_LEVEL-independent INFO here to get both.
+        # static file (monolink.middleware). Set "INFO" here to have gunicorn's line as well.
         "gunicorn.access": {"level": "WARNING", "handlers": ["stdout"], "propagate": False},
     },
 }
