@@ -4,6 +4,7 @@ import io
 import json
 import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -406,23 +407,26 @@ def test_readiness_gives_up_on_a_check_stuck_behind_a_lock(client, settings, mon
 
 
 @pytest.fixture
-def procrastinate_backend(settings):
+def procrastinate_backend(settings, transactional_db):
+    """The real engine; its tables are not Django's to flush, so this test's jobs and workers go."""
     settings.TASKS_BACKEND = "procrastinate"
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_workers CASCADE")
 
 
 def run_queued_jobs(queue: str) -> None:
-    """One real Procrastinate worker pass in this process (as `run_worker` runs it, middleware included),
-    on the worker connector that `manage.py procrastinate worker` uses."""
+    """One real Procrastinate worker pass (as `run_worker` runs it, middleware included), on the
+    worker connector, in a thread of its own: asyncio.run() refuses a thread that runs a loop."""
     from procrastinate.contrib.django import app
 
     worker_app = app.with_connector(app.connector.get_worker_connector())
-    worker_app.run_worker(
-        queues=[queue], wait=False, install_signal_handlers=False, listen_notify=False, delete_jobs="never"
-    )
+    options = {"wait": False, "install_signal_handlers": False, "listen_notify": False, "delete_jobs": "never"}
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(worker_app.run_worker, queues=[queue], **options).result()
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
 def test_a_job_logs_the_request_delivery_and_event_that_queued_it(make_account, procrastinate_backend, log_lines):
     from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -446,7 +450,6 @@ def test_a_job_logs_the_request_delivery_and_event_that_queued_it(make_account, 
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
 def test_metrics_and_readiness_read_the_task_queue(client, settings, metrics_token, procrastinate_backend):
     from accounts import tasks
     from monolink.taskqueue import defer

@@ -22,6 +22,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monolink.logs import REDACTED, JsonFormatter, RedactSecretsFilter
 
+from .conftest import ON_POSTGRES
+from .test_worker import database_url
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "monolink.example.com"
 
@@ -225,10 +228,20 @@ def test_gunicorn_behind_a_proxy_redirects_http_serves_static_and_logs_json_with
 METRICS_TOKEN = "metrics-" + secrets.token_urlsafe(16)
 
 
+@pytest.fixture
+def production_database(production_env, transactional_db):
+    """On PostgreSQL, the servers use pytest's test database (the only one that exists)."""
+    if ON_POSTGRES:
+        production_env["DATABASE_URL"] = database_url()
+
+
 @pytest.mark.parametrize(
-    "gunicorn", [{"WEB_CONCURRENCY": "3", "METRICS_TOKEN": METRICS_TOKEN, "migrate": True}], indirect=True
+    "gunicorn",
+    # No task worker runs here: readiness checks the web side only (tests/test_operations.py covers the queue).
+    [{"WEB_CONCURRENCY": "3", "METRICS_TOKEN": METRICS_TOKEN, "HEALTH_CHECK_TASK_QUEUE": "false", "migrate": True}],
+    indirect=True,
 )
-def test_gunicorn_health_and_metrics_add_up_across_workers(gunicorn):
+def test_gunicorn_health_and_metrics_add_up_across_workers(production_database, gunicorn):
     base, stop = gunicorn
     https = {"X-Forwarded-Proto": "https"}
 
