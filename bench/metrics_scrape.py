@@ -5,8 +5,8 @@
 
 It (re)creates its own PostgreSQL database (default `monolink_bench_metrics`), migrates it, seeds
 accounts with bench/admin_lists.py's seeder (1% flagged, 0.2% awaiting confirmation, one delivery
-per account), marks 0.5% as reconnected within the last day (a tenth of those within the hour) and
-emails sent for the flagged ones, then for each size times the scrape through Django's test Client
+per account), marks 0.5% as reconnected within the last day (a tenth of those within the hour),
+then for each size times the scrape through Django's test Client
 with the bearer token: median and worst of `--reps` scrapes, SQL queries per scrape, and the plan of
 each gauge query (an index scan, never a sequential scan of the accounts table). The last row is a
 "bank outage": 10% of all accounts flagged at once, to show the cost follows the flagged count. For
@@ -31,19 +31,15 @@ from bench.admin_lists import drop_database, ensure_database, seed  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/monolink_bench_metrics"
 TOKEN = secrets.token_urlsafe(16)
-# Marks after seeding: reconnected within the day (1 in 200) and within the hour (1 in 2,000),
-# emailed for every flagged account (a tenth of them within the hour).
+# Marks after seeding: reconnected within the day (1 in 200) and within the hour (1 in 2,000).
 MARKS = [
     "UPDATE accounts_linkedaccount SET reauth_completed_at = now() - (id %% 20 + 2) * interval '1 hour'"
     " WHERE id %% 200 = 3 AND id BETWEEN %s AND %s",
     "UPDATE accounts_linkedaccount SET reauth_completed_at = now() - interval '10 minutes'"
     " WHERE id %% 2000 = 3 AND id BETWEEN %s AND %s",
-    "UPDATE accounts_linkedaccount SET reauth_notified_at = now() - (id %% 10) * interval '2 hours'"
-    " WHERE reauth_required AND id BETWEEN %s AND %s",
 ]
 OUTAGE = """
-UPDATE accounts_linkedaccount SET reauth_required = true, reauth_requested_at = now(),
-       reauth_notified_at = now() - interval '30 minutes'
+UPDATE accounts_linkedaccount SET reauth_required = true, reauth_requested_at = now()
 WHERE id % 10 = 5 AND NOT reauth_required
 """
 

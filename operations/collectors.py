@@ -18,6 +18,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from accounts import notifications
 from accounts.models import LinkedAccount
 
 from . import queues
@@ -28,20 +29,9 @@ log = logging.getLogger(__name__)
 RECENT_WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 
 
-def notifications_sent(since: datetime) -> dict[str, int]:
-    """Notifications sent since `since`, by kind: the one source of the emails/reminders gauge.
-
-    Today the only record of a sent email is LinkedAccount.reauth_notified_at (the first email of
-    the current flag; cleared when the account is flagged again), so this counts first emails of
-    current flags. Point it at the Notification table when it exists, and reminders appear as their
-    own kind.
-    """
-    return {"reauth_email": LinkedAccount.objects.filter(reauth_notified_at__gte=since).count()}
-
-
 class DatabaseCollector(Collector):
-    def __init__(self, *, sent: Callable[[datetime], dict[str, int]] = notifications_sent):
-        self.sent = sent
+    def __init__(self, *, sent: Callable[[datetime], dict[str, int]] = notifications.sent_counts):
+        self.sent = sent  # emails about broken links since a time, by kind (first_emails, reminders)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:

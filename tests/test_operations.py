@@ -15,6 +15,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from sentry_sdk.transport import Transport
 
+from accounts.models import Notification
 from monolink.log_context import ContextFilter
 from monolink.logs import JsonFormatter, RedactSecretsFilter
 from monolink.mono import MonoUnavailable
@@ -171,7 +172,13 @@ def test_metrics_gauges_count_accounts_by_reauth_state(client, metrics_token, ma
     make_account(reauth_required=True, unlinked_at=now)  # unlinked: never counts
     make_account(reauth_completed_at=now - timedelta(minutes=5))
     make_account(reauth_completed_at=now - timedelta(hours=5))
-    make_account(reauth_required=True, reauth_notified_at=now - timedelta(minutes=1))
+    emailed = make_account(reauth_required=True, reauth_requested_at=now - timedelta(days=2))
+    Notification.objects.create(
+        account=emailed, flagged_at=emailed.reauth_requested_at, step=0, sent_at=now - timedelta(days=2)
+    )
+    Notification.objects.create(
+        account=emailed, flagged_at=emailed.reauth_requested_at, step=1, sent_at=now - timedelta(minutes=1)
+    )
 
     samples = scrape(client)
 
@@ -180,7 +187,8 @@ def test_metrics_gauges_count_accounts_by_reauth_state(client, metrics_token, ma
     assert value(samples, "monolink_accounts_reauth", state="needing_user") == 2
     assert value(samples, "monolink_accounts_reconnected", window="1h") == 1
     assert value(samples, "monolink_accounts_reconnected", window="24h") == 2
-    assert value(samples, "monolink_notifications_sent", kind="reauth_email", window="1h") == 1
+    assert value(samples, "monolink_notifications_sent", kind="reminders", window="1h") == 1
+    assert value(samples, "monolink_notifications_sent", kind="first_emails", window="24h") == 0
 
 
 @responses.activate
