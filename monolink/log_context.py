@@ -1,6 +1,6 @@
 """Ids that follow one request, delivery or task through every log line.
 
-A contextvar holds the fields (request_id, delivery, mono_event_id, enqueued_by); ContextFilter
+A contextvar holds the fields (request_id, delivery, mono_event_id, job, task); ContextFilter
 copies them onto each record before it is formatted, so code logs as usual and every line of a
 request carries its request id, every line of a webhook its delivery row and Mono's event id.
 Contextvars rather than thread-locals: they also follow async views and sync_to_async threads.
@@ -49,24 +49,11 @@ class ContextFilter(logging.Filter):
         return True
 
 
-# --- tasks: "what enqueued me" --------------------------------------------------------------------
-# Procrastinate jobs carry no metadata besides their arguments, so taskqueue.defer() adds the
-# enqueuer's ids under this key and task_middleware takes them out again before the task runs.
-ORIGIN_KWARG = "_enqueued_by"
-_ORIGIN_FIELDS = ("request_id", "delivery", "mono_event_id", "job")
-
-
-def origin() -> dict[str, object]:
-    """The ids of whatever is running now (a request, a delivery, a job), for a job it enqueues."""
-    fields = _fields.get()
-    return {key: fields[key] for key in _ORIGIN_FIELDS if key in fields}
+# --- tasks ----------------------------------------------------------------------------------------
 
 
 def task_middleware(call_next, context, worker):
-    """Procrastinate sync task middleware: every line a job logs carries its job id, its task and
-    `enqueued_by_*`: the request id, delivery row and Mono event id (or parent job) that queued it."""
+    """Procrastinate sync task middleware: every line a job logs carries its job id and task name."""
     job = context.job
-    enqueued_by = job.task_kwargs.pop(ORIGIN_KWARG, None) or {}
-    fields = {f"enqueued_by_{key}": value for key, value in enqueued_by.items() if key in _ORIGIN_FIELDS}
-    with scope(job=job.id, task=job.task_name, **fields):
+    with scope(job=job.id, task=job.task_name):
         return call_next()

@@ -240,7 +240,7 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     # Finished jobs leave the table (it is the queue, kept small); failed ones stay for staff.
     "delete_jobs": "successful",
     "shutdown_graceful_timeout": 30,
-    # A job's log lines carry its id and the request/delivery that queued it (docs/operations.md).
+    # A job's log lines carry its id and task name (docs/operations.md).
     "task_middleware": [log_context.task_middleware],
 }
 

@@ -26,8 +26,6 @@ from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
-from monolink import log_context
-
 log = logging.getLogger(__name__)
 
 IN_PROCESS = "in_process"
@@ -60,8 +58,6 @@ def defer(
     if settings.TASKS_BACKEND == IN_PROCESS:
         transaction.on_commit(partial(_run_in_process, task, kwargs))
         return
-    if enqueued_by := log_context.origin():  # the job's log lines will name this request/delivery
-        kwargs = {**kwargs, log_context.ORIGIN_KWARG: enqueued_by}
     when = {"schedule_in": {"seconds": schedule_in}} if schedule_in is not None else {}
     job = task.configure(lock=lock, queueing_lock=queueing_lock, **when)
     if queueing_lock is None:
