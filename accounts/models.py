@@ -106,6 +106,13 @@ class LinkedAccount(models.Model):
                 name="linkedaccount_details_due_idx",
                 condition=models.Q(unlinked_at__isnull=True),
             ),
+            # /metrics: accounts reconnected lately, counted over a range of this, never the table
+            # (bench/metrics_scrape.py).
+            models.Index(
+                fields=["reauth_completed_at"],
+                name="linkedaccount_reconnected_idx",
+                condition=models.Q(reauth_completed_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

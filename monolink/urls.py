@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("operations.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("", include("accounts.urls")),
 ]
