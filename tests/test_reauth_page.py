@@ -119,6 +119,7 @@ def test_only_awaiting_accounts_left_turns_not_now_into_continue(signed_in, make
     make_account(reauth_required=True, reauth_submitted_at=timezone.now())
     body = signed_in.get(REAUTH).content.decode()
     assert 'data-testid="not-now">Continue</a>' in body
+    assert "Almost done" in body and "Why now?" not in body
 
 
 # --- the credential, at the click ----------------------------------------------------------------

@@ -31,11 +31,17 @@
   cards.forEach(function (card) {
     if (card.dataset.state === "awaiting") card.dataset.awaitingSince = String(Date.now());
   });
+  var announcer = document.querySelector("[data-role=announcer]");
   var pollTimer = null;
   var countdownTimer = null;
 
   function part(card, role) {
     return card.querySelector("[data-role=" + role + "]");
+  }
+
+  /* The card shows the new state; screen readers hear it once, from here (not a second visible copy). */
+  function announce(text) {
+    if (announcer) announcer.textContent = text;
   }
 
   function isDone(card) {
@@ -84,7 +90,10 @@
     if (data.state === card.dataset.state) return;
     if (card.dataset.state === "busy") return; // the user is in Mono's window: their click decides
     setCard(card, data.state, data.text, data.badge);
-    if (data.state === "ok") W.say("ok", data.text);
+    if (data.state === "ok") {
+      W.say(null); // a "taking longer" note is over
+      announce(data.text);
+    }
   }
 
   function refreshPage() {
@@ -97,17 +106,27 @@
     }
     var allDone = cards.length > 0 && cards.every(isDone);
     document.body.classList.toggle("reauth-all-done", allDone);
+    document.body.classList.toggle("reauth-nothing-to-do", !needsUser);
+    if (!needsUser && !allDone) {
+      setHeading("Almost done", "You're done on your side. Your bank confirms in a moment: this page updates by itself.");
+    } else if (needsUser) {
+      setHeading("Reconnect your bank", "Your bank is asking you to sign in again before we can keep your account up to date.");
+    }
     if (allDone && !startedAllDone) finish();
     if (cards.some(function (card) { return card.dataset.state === "awaiting"; })) schedulePoll(POLL_MS);
+  }
+
+  function setHeading(title, text) {
+    var heading = document.querySelector("[data-role=heading]");
+    var lead = document.querySelector("[data-role=lead]");
+    if (heading) heading.textContent = title;
+    if (lead) lead.textContent = text;
   }
 
   /* Everything confirmed during this visit: say so, then continue to `next` unless the user stays. */
   function finish() {
     if (countdownTimer || !autoContinue || !continueLink) return;
-    var heading = document.querySelector("[data-role=heading]");
-    if (heading) heading.textContent = cards.length === 1 ? "Reconnected" : "All reconnected";
-    var lead = document.querySelector("[data-role=lead]");
-    if (lead) lead.textContent = "Your bank connections are working again. Thank you.";
+    setHeading(cards.length === 1 ? "Reconnected" : "All reconnected", "Your bank connections are working again. Thank you.");
     var seconds = AUTO_CONTINUE_SECONDS;
     var counter = autoContinue.querySelector("[data-role=seconds]");
     autoContinue.hidden = false;
@@ -210,7 +229,8 @@
       .catch(function (err) {
         if (err.status === 409 && err.body && err.body.status === "ok") {
           setCard(card, "ok", err.body.message, "Reconnected"); // Mono confirmed meanwhile
-          W.say("ok", err.body.message);
+          W.say(null);
+          announce(err.body.message);
           return;
         }
         putBack();
@@ -221,12 +241,11 @@
   function complete(card, button, code, retry) {
     W.postCode(button.dataset.completeUrl, code)
       .then(function (body) {
+        W.say(null); // "Saving…" is over: the card says what happens now
         setCard(card, body.status, body.message, body.badge);
-        W.say(body.status === "ok" ? "ok" : "info", card.dataset.bank + ": " + body.message);
-        // The focused button just disappeared: keep keyboard and screen-reader users in place.
-        var status = document.getElementById("widget-status");
-        status.setAttribute("tabindex", "-1");
-        status.focus();
+        announce(card.dataset.bank + ": " + body.message);
+        // The focused button just disappeared: keep keyboard and screen-reader users on the card.
+        part(card, "text").focus();
       })
       .catch(function (err) {
         setCard(card, "needs_reauth", null, "Needs reconnecting");
