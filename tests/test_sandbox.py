@@ -340,7 +340,8 @@ def test_hosted_page_otp_step_has_its_own_copy(client, settings):
     [
         ({"step": "credentials", "username": " ", "password": "x"}, "Enter a username and a password"),
         ({"step": "otp", "otp": "12345"}, "Enter the 6-digit code."),
-        ({"step": "otp", "otp": "１２３４５６"}, "Enter the 6-digit code."),  # full-width digits are not digits here
+        # full-width digits are not the six ASCII digits a code is made of
+        ({"step": "otp", "otp": "\uff11\uff12\uff13\uff14\uff15\uff16"}, "Enter the 6-digit code."),
         ({"step": "otp", "otp": "000000"}, "That code is wrong"),
         ({"step": "steal"}, "Start again."),
     ],
