@@ -133,8 +133,8 @@ def reauth_card(account: LinkedAccount, *, returned: bool = False) -> dict:
     else:
         key, badge = "needs_reauth", "Needs reconnecting"
         since = account.reauth_requested_at
-        text = "Your bank needs you to sign in again" + (
-            f" (since {date_format(timezone.localtime(since), 'j M Y, H:i')})." if since else "."
+        text = "Your bank asked you to sign in again" + (
+            f" on {date_format(timezone.localtime(since), 'j M Y, H:i')}." if since else "."
         )
     return {"account": account, "id": account.pk, "bank": bank, "state": key, "badge": badge, "text": text}
 
