@@ -6,7 +6,6 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -20,18 +19,6 @@ LOGIN = "/accounts/login/"
 REAUTH = "/reconnect/"
 DASHBOARD = "/"
 PASSWORD = "pw-ada-12345"
-
-
-@pytest.fixture
-def real_mono(settings):
-    """The real HTTP client against `responses`: only Mono's HTTP is faked."""
-    settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
-    settings.MONO_SECRET_KEY = "test_sk_x"
-    settings.MONO_API_BASE_URL = API
-    settings.MONO_API_VERSION = "v2"
-    settings.MONO_MAX_RETRIES = 0
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

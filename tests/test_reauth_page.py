@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 import pytest
-import responses
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,22 +16,14 @@ from django.utils import timezone
 from accounts import rules
 from accounts.models import LinkedAccount
 
-API = "https://api.withmono.com"
+API = "https://api.withmono.com"  # tests/conftest.py real_mono
 REAUTH = "/reconnect/"
 SITE = "https://app.example.test"
 
 
-@pytest.fixture
-def real_mono(settings):
-    """The real HTTP client against `responses`: only Mono's HTTP is faked."""
-    settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
-    settings.MONO_SECRET_KEY = "test_sk_page"
-    settings.MONO_API_BASE_URL = API
-    settings.MONO_API_VERSION = "v2"
-    settings.MONO_MAX_RETRIES = 0
-    settings.SITE_URL = SITE
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+@pytest.fixture(autouse=True)
+def site_url(settings):
+    settings.SITE_URL = SITE  # Mono's redirect_url is built from it
 
 
 @pytest.fixture
@@ -185,7 +176,7 @@ def test_mono_failing_the_mint_is_a_readable_502_and_stores_nothing(
     response = signed_in.post(credential_url(account))
     assert response.status_code == 502
     assert message in response.json()["message"]
-    assert "test_sk_page" not in response.content.decode()
+    assert settings.MONO_SECRET_KEY not in response.content.decode()
     account.refresh_from_db()
     assert account.reauth_code is None
 

@@ -77,6 +77,14 @@ def serve_mono_build(page, version: str) -> list[str]:
     return frames
 
 
+def use_mono_sdk(page, settings, version: str, mode: str) -> list[str]:
+    """The page loads Mono's real connect.js `version` (from node_modules) in re-auth `mode`."""
+    settings.MONO_CONNECT_JS_URL = CDN_URL
+    settings.MONO_PUBLIC_KEY = "test_pk_journey"
+    settings.MONO_REAUTH_MODE = mode  # the sandbox client mints the token in token mode
+    return serve_mono_build(page, version)
+
+
 def csp_script_violations(page) -> list[str]:
     # Style violations are expected: Mono's SDK sets inline styles, which our CSS replaces.
     return [m for m in page.console_messages_seen if "Content Security Policy" in m and "'script-src" in m]
@@ -129,11 +137,8 @@ def assert_no_contradiction(page) -> None:
 def test_reconnect_with_monos_real_sdk_then_the_page_confirms_by_itself(
     page, live_server, settings, flagged_user, version, mode, artifacts_dir
 ):
-    settings.MONO_CONNECT_JS_URL = CDN_URL
-    settings.MONO_PUBLIC_KEY = "test_pk_journey"
-    settings.MONO_REAUTH_MODE = mode  # the sandbox client mints the token in token mode
     _user, account = flagged_user
-    frames = serve_mono_build(page, version)
+    frames = use_mono_sdk(page, settings, version, mode)
 
     sign_in(page, live_server)
     assert urlsplit(page.url).path == "/reconnect/"
@@ -241,11 +246,8 @@ def _wait_until(condition, message: str, timeout: float = 5.0):
 def test_closing_or_an_error_in_the_widget_gives_one_message_after_closing_and_a_retry(
     page, live_server, settings, flagged_user, message, expected
 ):
-    settings.MONO_CONNECT_JS_URL = CDN_URL
-    settings.MONO_PUBLIC_KEY = "test_pk_journey"
-    settings.MONO_REAUTH_MODE = "account"
     _user, account = flagged_user
-    serve_mono_build(page, "2.2.0")
+    use_mono_sdk(page, settings, "2.2.0", "account")
     sign_in(page, live_server)
     page.get_by_role("button", name=re.compile("^Reconnect GTBank")).click()
     page.locator("#mono-connect--frame-id").wait_for(state="attached")
@@ -269,11 +271,8 @@ def test_closing_or_an_error_in_the_widget_gives_one_message_after_closing_and_a
 
 
 def test_token_click_with_mono_down_says_so_and_try_again_mints_again(page, live_server, settings, flagged_user):
-    settings.MONO_CONNECT_JS_URL = CDN_URL
-    settings.MONO_PUBLIC_KEY = "test_pk_journey"
-    settings.MONO_REAUTH_MODE = "token"
     _user, account = flagged_user
-    serve_mono_build(page, "2.0.2")
+    use_mono_sdk(page, settings, "2.0.2", "token")
     sign_in(page, live_server)
     calls = []
 
