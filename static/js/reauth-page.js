@@ -270,7 +270,7 @@
     Array.prototype.forEach.call(hostedForms, function (form) {
       var hostedButton = form.querySelector("button");
       hostedButton.className = "primary";
-      hostedButton.textContent = "Reconnect on Mono's page";
+      form.querySelector("[data-role=hosted-label]").textContent = "Reconnect on Mono's page";
     });
     var missing = document.querySelector("[data-role=widget-missing]");
     if (missing) missing.hidden = false;
