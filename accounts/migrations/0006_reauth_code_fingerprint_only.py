@@ -21,7 +21,7 @@ def replace_tokens_with_fingerprints(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_link_attempts"),
+        ("accounts", "0005_notifications_and_details_due"),
     ]
 
     operations = [
