@@ -176,7 +176,7 @@ def hosted(request, session: str):
             return render(request, "sandbox/hosted.html", {**context, "step": "otp", "error": error}, status=400)
         log.info("sandbox hosted reauth complete account=%s", link.account_id)
         events = [payloads.account_reauthorized(link.account_id), payloads.account_updated(link.account_id)]
-        return _RedirectThenDeliver(link.redirect_url, deliveries=events, webhook_url=_webhook_url(request))
+        return _RedirectThenDeliver(link.redirect_url, deliveries=events, webhook_url=_webhook_url())
     return render(request, "sandbox/hosted.html", {**context, "error": "Start again."}, status=400)
 
 
