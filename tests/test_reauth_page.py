@@ -406,8 +406,8 @@ def test_migration_replaces_stored_tokens_with_their_fingerprints(user):
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before = ("accounts", "0005_notifications_and_details_due")
-    after = ("accounts", "0006_reauth_code_fingerprint_only")
+    before = ("accounts", "0006_metrics_reconnected_index")
+    after = ("accounts", "0007_reauth_code_fingerprint_only")
     executor = MigrationExecutor(connection)
     executor.migrate([before])
     try:

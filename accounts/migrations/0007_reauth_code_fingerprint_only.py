@@ -21,7 +21,7 @@ def replace_tokens_with_fingerprints(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_notifications_and_details_due"),
+        ("accounts", "0006_metrics_reconnected_index"),
     ]
 
     operations = [
