@@ -225,7 +225,7 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         "clear_reauth_flag_action",
         "refresh_details_action",
     ]
-    # reauth_code is a credential: it is not a form field, not a column, not exported. Only its mask.
+    # reauth_code holds only a token's fingerprint; still not a form field: rules write it, staff read it.
     exclude = ["reauth_code"]
     fieldsets = [
         (None, {"fields": ["user", "mono_account_id", "reauth_state", "account_label", "account_number_masked"]}),
@@ -348,9 +348,17 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
             '<img src="{}" alt=""> <strong>{}</strong>', static(f"admin/img/{STATE_BADGES[state]}"), state.label
         )
 
-    @admin.display(description="re-auth token")
+    @admin.display(description="last re-auth token")
     def reauth_token(self, obj):
-        return obj.reauth_code_masked or "-"
+        # Only a fingerprint is ever stored (accounts.rules.token_fingerprint); anything else in the
+        # column (a row written around the rules) is not shown at all: it could be a live token.
+        if not obj.reauth_code:
+            return "-"
+        if not obj.reauth_code.startswith("sha256:"):
+            return "(hidden: not a fingerprint)"
+        minted = obj.reauth_code_issued_at
+        when = f", minted {timezone.localtime(minted):%Y-%m-%d %H:%M}" if minted else ""
+        return f"fingerprint {obj.reauth_code}{when}"
 
     # --- actions: confirm, call a rule per account, report per account, log per account ---
 
@@ -361,8 +369,10 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         def act(account):
             change = rules.fetch_reauth_token(mono_account_id=account.mono_account_id, deadline=deadline)
             account.refresh_from_db(fields=["reauth_code"])
-            masked = account.reauth_code_masked
-            return messages.SUCCESS, f"Fetched a re-auth token: {change}" + (f" (token {masked})" if masked else "")
+            fingerprint = account.reauth_code
+            return messages.SUCCESS, f"Fetched a re-auth token: {change}" + (
+                f" (fingerprint {fingerprint})" if fingerprint else ""
+            )
 
         return self._confirmed_action(request, queryset, "fetch_reauth_token_action", act)
 

@@ -54,9 +54,18 @@ class LinkedAccount(models.Model):
     auth_method = models.CharField(max_length=32, blank=True)
 
     reauth_required = models.BooleanField(default=False, db_index=True)
-    # Null, not "", means "no token" (DESIGN.md): a blank string is never a credential.
-    reauth_code = models.CharField(max_length=512, null=True, blank=True, help_text="Latest re-auth token.")  # noqa: DJ001
-    reauth_code_issued_at = models.DateTimeField(null=True, blank=True)
+    # Never a usable token (staff and database dumps read this table): only a fingerprint of the last
+    # token minted for the user's click (accounts.rules.token_fingerprint), enough to match it with
+    # Mono's logs. The name stays from DESIGN.md. Null means none minted for the current flag.
+    reauth_code = models.CharField(  # noqa: DJ001
+        max_length=32,
+        null=True,
+        blank=True,
+        help_text="Fingerprint (SHA-256 prefix) of the last re-auth token minted; never the token itself.",
+    )
+    reauth_code_issued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last re-auth token was minted (it lives 10 minutes)."
+    )
     reauth_requested_at = models.DateTimeField(null=True, blank=True)
     reauth_submitted_at = models.DateTimeField(
         null=True, blank=True, help_text="When the user last finished the widget; awaiting Mono's confirmation."
@@ -128,13 +137,6 @@ class LinkedAccount(models.Model):
         if self.reauth_submitted_at and self.reauth_submitted_at >= timezone.now() - settings.REAUTH_GRACE_PERIOD:
             return self.State.AWAITING
         return self.State.NEEDS_REAUTH
-
-    @property
-    def reauth_code_masked(self) -> str:
-        """What staff may see of a token: enough to tell two apart, never enough to use one."""
-        if not self.reauth_code:
-            return ""
-        return f"…{self.reauth_code[-4:]}" if len(self.reauth_code) > 12 else "••••"
 
 
 class LinkAttemptQuerySet(models.QuerySet):

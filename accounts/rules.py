@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from monolink.mono import AccountDetails, Deadline, MonoError, MonoNotFound, MonoRequestError, get_client
+from monolink.mono import AccountDetails, Deadline, MonoError, MonoNotFound, MonoRequestError, ReauthToken, get_client
 
 from .models import LinkAttempt, LinkedAccount, Notification
 from .signals import account_linked
@@ -265,60 +266,68 @@ def refresh_details(*, mono_account_id: str, deadline: Deadline | None = None) -
     return apply_account_update(mono_account_id=mono_account_id, details=details, occurred_at=None)
 
 
+def token_fingerprint(token: str) -> str:
+    """What we keep of a re-auth token: a SHA-256 prefix, enough to match it with Mono's logs, never
+    enough to use it (a token is high-entropy, so the prefix cannot be turned back into one)."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
 @transaction.atomic
 def store_reauth_token(*, mono_account_id: str, token: str, issued_at: datetime) -> Change:
+    """Record that a token was minted: its fingerprint and when, never the token itself."""
     account = _locked(mono_account_id)
     if not account.reauth_required or account.unlinked_at:
-        return Change.IGNORED  # re-authorised meanwhile: a token would only be a liability
+        return Change.IGNORED  # re-authorised meanwhile
     if account.reauth_code_issued_at and account.reauth_code_issued_at > issued_at:
         return Change.STALE
-    account.reauth_code = token
+    account.reauth_code = token_fingerprint(token)
     account.reauth_code_issued_at = issued_at
     account.save(update_fields=["reauth_code", "reauth_code_issued_at", "updated_at"])
     return Change.APPLIED
 
 
-def fetch_reauth_token(*, mono_account_id: str, deadline: Deadline | None = None) -> Change:
-    """Mint a token at Mono (token mode) and store it. Network first, then a short transaction."""
+def _mint(mono_account_id: str, deadline: Deadline | None) -> tuple[ReauthToken, Change]:
+    # Network first, then a short transaction: no row lock is held while Mono thinks.
     minted = get_client().reauthorise(mono_account_id, deadline=deadline)
-    return store_reauth_token(mono_account_id=mono_account_id, token=minted.token, issued_at=minted.issued_at)
+    change = store_reauth_token(mono_account_id=mono_account_id, token=minted.token, issued_at=minted.issued_at)
+    return minted, change
 
 
-@dataclass(frozen=True)
-class Credential:
-    """What the re-auth page passes to `connect.reauthorise(...)`."""
-
-    account: LinkedAccount
-    value: str | None
-    error: str | None = None
+def fetch_reauth_token(*, mono_account_id: str, deadline: Deadline | None = None) -> Change:
+    """Mint a token at Mono (token mode) and record its fingerprint. The token itself is dropped:
+    only the user's own click (reauth_credential) has a use for one."""
+    return _mint(mono_account_id, deadline)[1]
 
 
-def _token_is_fresh(account: LinkedAccount, now: datetime) -> bool:
-    if not account.reauth_code or not account.reauth_code_issued_at:
-        return False
-    usable_for = settings.MONO_REAUTH_TOKEN_LIFETIME - settings.MONO_REAUTH_TOKEN_MARGIN
-    return now - account.reauth_code_issued_at < usable_for
+def reauth_credential(*, user, account_id: int, deadline: Deadline) -> str:
+    """What the user's click passes to `connect.reauthorise(...)` for one of their flagged accounts.
 
-
-def reauth_credential(account: LinkedAccount) -> Credential:
-    """The widget credential for one flagged account, minted when the page is served.
-
-    Account mode (connect.js >= 2.1.0) passes the Mono account id. Token mode reuses the stored token
-    only while it has more than the margin of its 10-minute life left, else asks Mono for a new one.
-    A refusal or outage becomes a plain-words error for the page, never an exception.
+    Account mode (connect.js >= 2.1.0) passes the Mono account id: no call to Mono. Token mode mints a
+    token now, at the click (it lives 10 minutes, so one minted earlier may be dead by the time the
+    user clicks), within the request's deadline; MonoError propagates for the view to word.
+    LinkedAccount.DoesNotExist when the account is not this user's or no longer flagged.
     """
+    account = LinkedAccount.objects.for_user(user).flagged().get(pk=account_id)
     if settings.MONO_REAUTH_MODE == "account":
-        return Credential(account=account, value=account.mono_account_id)
-    if _token_is_fresh(account, timezone.now()):
-        return Credential(account=account, value=account.reauth_code)
-    try:
-        deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)
-        fetch_reauth_token(mono_account_id=account.mono_account_id, deadline=deadline)
-    except MonoError as exc:
-        log.warning("re-auth token fetch failed account=%s error=%s", account.pk, type(exc).__name__)
-        return Credential(account=account, value=None, error=exc.user_message)
-    account.refresh_from_db(fields=["reauth_code", "reauth_code_issued_at"])
-    return Credential(account=account, value=account.reauth_code)
+        return account.mono_account_id
+    minted, _change = _mint(account.mono_account_id, deadline)
+    return minted.token
+
+
+def hosted_reauth_available() -> bool:
+    """Mono's hosted re-auth page exists only in the v2 API (POST /v2/accounts/initiate)."""
+    return settings.MONO_API_VERSION == "v2"
+
+
+def start_hosted_reauth(*, user, account_id: int, redirect_url: str, deadline: Deadline) -> str:
+    """Ask Mono for its hosted re-auth page for one of the user's flagged accounts: the URL to send them to.
+
+    Each attempt gets a fresh `meta.ref` (Mono refuses a reused one). Nothing is stored: the URL is a
+    way into the user's bank connection, so it goes to the user's browser and nowhere else.
+    """
+    account = LinkedAccount.objects.for_user(user).flagged().get(pk=account_id)
+    ref = f"monolink-reauth-{secrets.token_hex(12)}"
+    return get_client().initiate_reauth(account.mono_account_id, redirect_url=redirect_url, ref=ref, deadline=deadline)
 
 
 @transaction.atomic

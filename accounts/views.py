@@ -1,4 +1,5 @@
-"""The user's pages: sign-in, dashboard, re-auth page, and the two endpoints the Connect script posts to.
+"""The user's pages: sign-in, dashboard, and the endpoints the Connect script posts to (the re-auth page
+and its other endpoints are in reauth_views.py).
 
 Thin on purpose: pages read through LinkedAccount querysets, every change goes through accounts.rules.
 """
@@ -17,7 +18,6 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from monolink.mono import Deadline
@@ -25,6 +25,7 @@ from monolink.mono import Deadline
 from . import rules, tasks
 from .forms import CodeForm, LinkForm
 from .models import LinkAttempt, LinkedAccount
+from .reauth_cards import reauth_card
 
 log = logging.getLogger(__name__)
 
@@ -81,30 +82,6 @@ def dashboard(request):
     return _widget_context(render(request, "accounts/dashboard.html", context))
 
 
-@never_cache  # Cache-Control: no-store: the page can carry a live re-auth token
-@login_required
-@require_GET
-def reauth(request):
-    next_url = safe_next(request, default=reverse("accounts:dashboard"))
-    rows = []
-    for account in LinkedAccount.objects.for_user(request.user).flagged().order_by("reauth_requested_at", "id"):
-        if account.state == LinkedAccount.State.AWAITING:
-            rows.append({"account": account, "credential": None, "error": None})
-            continue
-        credential = rules.reauth_credential(account)
-        rows.append({"account": account, "credential": credential.value, "error": credential.error})
-    context = {
-        "rows": rows,
-        "next_url": next_url,
-        "retry_url": request.get_full_path(),
-        "mode": settings.MONO_REAUTH_MODE,
-        "connect_js_url": settings.MONO_CONNECT_JS_URL,
-        "public_key": _public_key(),
-        "hide_reauth_banner": True,
-    }
-    return _widget_context(render(request, "accounts/reauth.html", context))
-
-
 def _code_from(request: HttpRequest, form_class: type[CodeForm] = CodeForm) -> tuple[CodeForm, bool]:
     """Accept the script's JSON body or a plain form post; a malformed body is just an invalid form."""
     wants_json = request.content_type == "application/json"
@@ -134,17 +111,16 @@ def reauth_complete(request, account_id: int):
     if not form.is_valid():
         return _bad_request(form)
     try:
-        rules.record_reauth_attempt(user=request.user, account_id=account_id)
-        status, message = "awaiting", "Reconnected, waiting for confirmation from your bank."
+        account = rules.record_reauth_attempt(user=request.user, account_id=account_id)
     except LinkedAccount.DoesNotExist:
         # Mono's account_reauthorized webhook may have beaten the browser here: that is success.
-        mine = LinkedAccount.objects.for_user(request.user).linked().filter(pk=account_id, reauth_required=False)
-        if not mine.exists():
-            raise Http404("No such flagged account.")
-        status, message = "ok", "Reconnected. Your bank has confirmed it."
+        account = LinkedAccount.objects.for_user(request.user).linked().filter(pk=account_id).first()
+        if account is None or account.reauth_required:
+            raise Http404("No such flagged account.") from None
+    card = reauth_card(account)
     if wants_json:
-        return JsonResponse({"status": status, "message": message})
-    messages.success(request, message)
+        return JsonResponse({"status": card.state, "message": card.text, "badge": card.badge})
+    messages.success(request, card.text)
     return redirect(safe_next(request, default=reverse("accounts:reauth")))
 
 

@@ -215,9 +215,8 @@ MONO_TASK_DEADLINE = env.float("MONO_TASK_DEADLINE", default=60)
 # deadline, else the call fails at once with MonoRateLimited (the caller retries later).
 MONO_BACKOFF_FACTOR = env.float("MONO_BACKOFF_FACTOR", default=0.5)
 MONO_RETRY_AFTER_MAX = env.float("MONO_RETRY_AFTER_MAX", default=30)
-# Mono's re-auth tokens live 10 minutes; reuse one only while it has this margin left.
+# Mono's re-auth tokens live 10 minutes; one is minted per click, never kept (the sandbox's expire too).
 MONO_REAUTH_TOKEN_LIFETIME = timedelta(minutes=10)
-MONO_REAUTH_TOKEN_MARGIN = timedelta(minutes=2)
 # The Connect widget's one-time link code is short-lived; a code Mono has not taken by then is given up.
 MONO_LINK_CODE_LIFETIME = timedelta(minutes=env.float("MONO_LINK_CODE_MINUTES", default=10))
 # After the widget reports success the user is not sent back to the re-auth page for this long,

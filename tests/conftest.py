@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+import responses
 from django.conf import settings
 
 from accounts.models import LinkedAccount, User
@@ -66,6 +67,21 @@ def make_account(db, user):
 @pytest.fixture
 def account(make_account):
     return make_account()
+
+
+MONO_API = "https://api.withmono.com"
+
+
+@pytest.fixture
+def real_mono(settings):
+    """The real HTTP client against `responses` (v2, no retries): only Mono's HTTP is faked."""
+    settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
+    settings.MONO_SECRET_KEY = "test_sk_x"
+    settings.MONO_API_BASE_URL = MONO_API
+    settings.MONO_API_VERSION = "v2"
+    settings.MONO_MAX_RETRIES = 0
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 class _Capture(BaseHTTPRequestHandler):

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import rules
 from accounts.admin import EstimatedCountPaginator
 from accounts.models import LinkedAccount, User
 from webhooks.models import WebhookEvent
@@ -203,17 +204,24 @@ def test_flagged_list_is_newest_flag_first(admin_client, make_account):
 # --- the token is never shown --------------------------------------------------------------------
 
 
-def test_reauth_token_is_masked_on_list_and_detail_and_not_a_form_field(admin_client, make_account):
+def test_reauth_token_fingerprint_is_shown_never_a_token_and_not_a_form_field(admin_client, make_account):
     account = make_account(
         reauth_required=True,
         reauth_requested_at=timezone.now(),
-        reauth_code=TOKEN,
+        reauth_code=rules.token_fingerprint(TOKEN),
         reauth_code_issued_at=timezone.now(),
     )
+    # A row written around the rules (a short token left in the column; Mono's documented example is
+    # 20 characters) is never shown either.
+    legacy_token = "VwxcfeLRZvq1UlD5WiuN"
+    legacy = make_account(reauth_required=True, reauth_requested_at=timezone.now(), reauth_code=legacy_token)
     listing = admin_client.get(LIST_URL)
     detail = admin_client.get(change_url(account))
+    legacy_detail = admin_client.get(change_url(legacy))
     assert TOKEN not in listing.text and TOKEN not in detail.text
-    assert account.reauth_code_masked in detail.text  # "…1234"
+    assert legacy_token not in listing.text and legacy_token not in legacy_detail.text
+    assert f"fingerprint {account.reauth_code}, minted " in detail.text
+    assert "hidden: not a fingerprint" in legacy_detail.text
     assert "reauth_code" not in detail.context["adminform"].form.fields
     assert 'name="reauth_code"' not in detail.text
 
@@ -253,13 +261,11 @@ def test_fetch_token_action_confirmed_stores_a_token_reports_it_masked_and_logs_
     response = post_action(admin_client, "fetch_reauth_token_action", [account], post="yes")
     assert response.status_code == 302
     account.refresh_from_db()
-    assert account.reauth_code  # the sandbox minted one through accounts.rules
+    assert account.reauth_code.startswith("sha256:")  # the sandbox minted one; only its fingerprint is kept
     shown = [str(m) for m in admin_client.get(LIST_URL).context["messages"]]
-    assert len(shown) == 1 and "applied" in shown[0] and account.reauth_code_masked in shown[0]
-    assert account.reauth_code not in shown[0]
+    assert len(shown) == 1 and "applied" in shown[0] and f"fingerprint {account.reauth_code}" in shown[0]
     entry = LogEntry.objects.get()
     assert entry.object_id == str(account.pk) and "Fetched a re-auth token" in entry.change_message
-    assert account.reauth_code not in entry.change_message
 
 
 def test_clear_flag_refuses_an_empty_reason(admin_client, make_account):
@@ -276,7 +282,7 @@ def test_clear_flag_with_a_reason_clears_through_the_rule_and_logs_the_reason(ad
     account = make_account(
         reauth_required=True,
         reauth_requested_at=timezone.now(),
-        reauth_code=TOKEN,
+        reauth_code=rules.token_fingerprint(TOKEN),
         reauth_code_issued_at=timezone.now(),
     )
     ok = make_account()

@@ -216,6 +216,75 @@ def test_unlink_posts_to_the_versioned_path(mono_settings, sleeps, mocked, versi
     assert len(mocked.calls) == 1
 
 
+# --- Mono's hosted re-auth page (v2 only) -----------------------------------------------------------
+
+RETURN = "https://app.example.test/reconnect/7/returned/"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": "successful", "data": {"mono_url": "https://link.mono.co/RE123", "id": "RE123"}},
+        {"mono_url": "https://link.mono.co/RE123"},  # flat, should Mono ever drop the envelope
+    ],
+)
+def test_initiate_reauth_posts_monos_payload_and_answers_the_hosted_url(client, mocked, answer):
+    mocked.post(f"{API}/v2/accounts/initiate", json=answer)
+
+    url = client.initiate_reauth(ACCOUNT, redirect_url=RETURN, ref="ref-1", deadline=Deadline.after(5))
+
+    assert url == "https://link.mono.co/RE123"
+    request = mocked.calls[0].request
+    assert json.loads(request.body) == {
+        "scope": "reauth",
+        "account": ACCOUNT,
+        "redirect_url": RETURN,
+        "meta": {"ref": "ref-1"},
+    }
+    assert request.headers["mono-sec-key"] == KEY
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (400, {"message": "Reference has already been used"}, MonoRequestError),
+        (400, {"message": "This account can not be re-authorised."}, MonoCannotReauthorise),
+        (401, {"message": "Invalid secret key"}, MonoAuthError),
+        (404, {"message": "Account not found"}, MonoNotFound),
+        (503, {"message": "down"}, MonoUnavailable),
+        (200, {"data": {"id": "x"}}, MonoBadResponse),  # no mono_url
+        (200, {"data": {"mono_url": "http://link.mono.co/x"}}, MonoBadResponse),  # never send a user over http
+        (200, {"data": {"mono_url": "javascript:alert(1)"}}, MonoBadResponse),
+    ],
+)
+def test_initiate_reauth_errors_are_typed(client, mocked, caplog, status, body, error):
+    mocked.post(f"{API}/v2/accounts/initiate", json=body, status=status)
+    with pytest.raises(error) as caught:
+        client.initiate_reauth(ACCOUNT, redirect_url=RETURN, ref="ref-1")
+    assert_key_hidden(caught.value, caplog)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"redirect_url": RETURN, "ref": ""}, "reference"),
+        ({"redirect_url": "/reconnect/7/returned/", "ref": "r"}, "absolute"),
+        ({"redirect_url": "javascript:alert(1)", "ref": "r"}, "absolute"),
+    ],
+)
+def test_initiate_reauth_refuses_bad_input_without_calling_mono(client, mocked, kwargs, message):
+    with pytest.raises(MonoRequestError, match=message):
+        client.initiate_reauth(ACCOUNT, **kwargs)
+    assert len(mocked.calls) == 0
+
+
+def test_initiate_reauth_in_v1_mode_refuses_without_calling_mono(mono_settings, sleeps, mocked):
+    mono_settings.MONO_API_VERSION = "v1"
+    with pytest.raises(MonoRequestError, match="v2"):
+        MonoClient().initiate_reauth(ACCOUNT, redirect_url=RETURN, ref="r")
+    assert len(mocked.calls) == 0
+
+
 def test_account_id_cannot_escape_its_path_segment(client, mocked):
     mocked.get(f"{API}/v2/accounts/..%2F..%2Fadmin", json={"message": "Not found"}, status=404)
     with pytest.raises(MonoNotFound):
@@ -318,7 +387,7 @@ def test_an_expired_deadline_fails_without_calling_mono(client, mocked):
     assert len(mocked.calls) == 0
 
 
-@pytest.mark.parametrize("call", ["exchange_code", "reauthorise", "get_account", "unlink"])
+@pytest.mark.parametrize("call", ["exchange_code", "reauthorise", "get_account", "unlink", "initiate_reauth"])
 def test_a_hanging_mono_costs_the_deadline_and_no_more(mono_settings, hanging_mono, call):
     """Real sockets, real clock: Mono accepts the connection and never answers."""
     mono_settings.MONO_API_BASE_URL = hanging_mono.url
@@ -326,10 +395,11 @@ def test_a_hanging_mono_costs_the_deadline_and_no_more(mono_settings, hanging_mo
     mono_settings.MONO_MAX_RETRIES = 3
     client = MonoClient()
     argument = "code_abc" if call == "exchange_code" else ACCOUNT
+    extra = {"redirect_url": RETURN, "ref": "r"} if call == "initiate_reauth" else {}
 
     started = time.monotonic()
     with pytest.raises(MonoUnavailable) as caught:
-        getattr(client, call)(argument, deadline=Deadline.after(1.0))
+        getattr(client, call)(argument, deadline=Deadline.after(1.0), **extra)
     elapsed = time.monotonic() - started
 
     assert 0.9 <= elapsed < 1.5  # the deadline, not 4 x (3.05 + 15) s of attempts

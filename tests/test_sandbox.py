@@ -291,3 +291,94 @@ def test_widget_completion_reaches_the_real_webhook_endpoint_with_the_secret(set
     assert [r.event for r in rows] == ["mono.events.account_connected", "mono.events.account_updated"]
     for row in rows:
         assert settings.MONO_WEBHOOK_SECRET not in json.dumps(row.headers)
+
+
+# --- the fake hosted re-auth page (Mono's `mono_url`, for when the widget cannot load) -------------
+
+BACK = "http://testserver/reconnect/7/returned/"
+
+
+def hosted_link(settings, account=ACCOUNT, redirect_url=BACK, ref="ref-1") -> str:
+    settings.SITE_URL = "http://testserver"
+    url = SandboxClient().initiate_reauth(account, redirect_url=redirect_url, ref=ref)
+    assert url.startswith("http://testserver/sandbox/hosted/")
+    return url.removeprefix("http://testserver")
+
+
+def test_initiate_reauth_points_at_the_fake_hosted_page_and_refuses_garbage(settings):
+    first, second = hosted_link(settings), hosted_link(settings)
+    assert first != second  # a fresh link per attempt
+    with pytest.raises(MonoNotFound):
+        SandboxClient().initiate_reauth("nope", redirect_url=BACK, ref="r")
+    with pytest.raises(MonoRequestError):
+        SandboxClient().initiate_reauth(ACCOUNT, redirect_url="/relative/", ref="r")
+    with pytest.raises(MonoRequestError):
+        SandboxClient().initiate_reauth(ACCOUNT, redirect_url=BACK, ref=" ")
+
+
+def test_hosted_page_is_labelled_fake_and_asks_for_any_username_and_password(client, settings):
+    page = client.get(hosted_link(settings))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "SANDBOX" in body and "Mono's hosted page (fake)" in body
+    assert f"Reconnect {bank_for(ACCOUNT).name}" in body  # the bank is read from the account id, as in the widget
+    assert "use any username and password" in body
+    assert f'href="{BACK}"' in body  # cancel goes back to the app
+
+
+def test_hosted_page_otp_step_has_its_own_copy(client, settings):
+    url = hosted_link(settings)
+    page = client.post(url, {"step": "credentials", "username": "ada", "password": "x"})
+    body = page.content.decode()
+    assert page.status_code == 200 and 'name="otp"' in body
+    assert "any 6 digits; 000000 acts as a wrong code" in body
+    assert "username and password" not in body
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"step": "credentials", "username": " ", "password": "x"}, "Enter a username and a password"),
+        ({"step": "otp", "otp": "12345"}, "Enter the 6-digit code."),
+        # full-width digits are not the six ASCII digits a code is made of
+        ({"step": "otp", "otp": "\uff11\uff12\uff13\uff14\uff15\uff16"}, "Enter the 6-digit code."),
+        ({"step": "otp", "otp": "000000"}, "That code is wrong"),
+        ({"step": "steal"}, "Start again."),
+    ],
+)
+def test_hosted_page_refuses_bad_input_and_delivers_nothing(client, settings, receiver, data, error):
+    settings.MONO_SANDBOX_WEBHOOK_URL = receiver.url
+    response = client.post(hosted_link(settings), data)
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    time.sleep(0.2)
+    assert receiver.received == []
+
+
+@pytest.mark.parametrize("session", ["garbage", "x" * 600])
+def test_hosted_page_with_a_bad_link_says_so(client, session):
+    response = client.get(reverse("sandbox:hosted", args=[session]))
+    assert response.status_code == 400
+    assert "This link doesn't work" in response.content.decode()
+
+
+def test_hosted_link_expires(client, settings):
+    url = hosted_link(settings)
+    with mock.patch("time.time", return_value=time.time() + 31 * 60):
+        response = client.get(url)
+    assert response.status_code == 400
+    assert "expired" in response.content.decode()
+
+
+def test_hosted_page_completes_back_to_the_app_then_delivers_reauthorized_and_updated(client, settings, receiver):
+    settings.MONO_SANDBOX_WEBHOOK_URL = receiver.url
+    url = hosted_link(settings)
+    client.post(url, {"step": "credentials", "username": "ada", "password": "x"})
+
+    response = client.post(url, {"step": "otp", "otp": "123456"})
+
+    assert response.status_code == 302
+    assert response["Location"] == BACK  # the redirect_url signed into the link: never a URL from the form
+    events = delivered(receiver, 2)
+    assert [e["event"] for e in events] == ["mono.events.account_reauthorized", "mono.events.account_updated"]
+    assert all(e["data"]["account"]["_id"] == ACCOUNT for e in events)

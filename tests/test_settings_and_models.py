@@ -100,12 +100,6 @@ def test_flagged_excludes_unlinked_and_grace_period(make_account):
     assert waiting.state == LinkedAccount.State.AWAITING
 
 
-def test_reauth_code_is_masked_for_staff(make_account):
-    account = make_account(reauth_code="tok_abcdefghijklmnop1234")
-    assert account.reauth_code_masked == "…1234"
-    assert "abcdefgh" not in account.reauth_code_masked
-
-
 def test_real_keys_without_a_public_key_fail_the_checks():
     result = _check({"DEBUG": "true", "MONO_SECRET_KEY": "test_sk_" + "k" * 30})
     assert result.returncode != 0

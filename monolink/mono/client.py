@@ -84,7 +84,7 @@ class MonoClient:
     def __repr__(self) -> str:  # the session holds the key: never show it
         return f"MonoClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
 
-    # --- the four calls --------------------------------------------------------------------------
+    # --- the calls --------------------------------------------------------------------------
 
     def exchange_code(self, code: str, *, deadline: Deadline | None = None) -> str:
         if not code or not isinstance(code, str):
@@ -114,6 +114,28 @@ class MonoClient:
     def unlink(self, account_id: str, *, deadline: Deadline | None = None) -> None:
         self._request("POST", f"{self._accounts}/{_segment(account_id)}/unlink", deadline, expect_json=False)
 
+    def initiate_reauth(self, account_id: str, *, redirect_url: str, ref: str, deadline: Deadline | None = None) -> str:
+        """POST /v2/accounts/initiate with scope "reauth": Mono's hosted re-auth page for the account.
+
+        v2 only: the legacy API has no such endpoint. A retry after a lost answer reuses `ref`, which
+        Mono may refuse as reused: that becomes the readable error, and the user's next click brings a
+        fresh ref (the caller makes one per attempt).
+        """
+        if self.api_version != "v2":
+            raise MonoRequestError("Mono's hosted re-auth page needs the v2 API (MONO_API_VERSION=v2).")
+        _segment(account_id)  # the same check as a path segment: a non-empty string
+        if not isinstance(ref, str) or not ref.strip():
+            raise MonoRequestError("A re-auth attempt needs a reference (meta.ref).")
+        if not isinstance(redirect_url, str) or not redirect_url.startswith(("https://", "http://")):
+            raise MonoRequestError("The redirect URL must be an absolute http(s) URL.")
+        payload = {"scope": "reauth", "account": account_id, "redirect_url": redirect_url, "meta": {"ref": ref}}
+        body = self._request("POST", "/v2/accounts/initiate", deadline, json=payload)
+        mono_url = _unwrap(body).get("mono_url")
+        # Only ever send a user to an https page: anything else is not Mono's hosted page.
+        if not isinstance(mono_url, str) or not mono_url.startswith("https://"):
+            raise MonoBadResponse("Mono's initiate answer has no https mono_url.")
+        return mono_url
+
     @property
     def _accounts(self) -> str:
         return "/v2/accounts" if self.api_version == "v2" else "/accounts"
@@ -137,8 +159,8 @@ class MonoClient:
                     method, url, json=json, timeout=(min(connect, remaining), min(read, remaining))
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                # A timeout on a POST may have reached Mono: the four calls are safe to repeat
-                # (exchange is idempotent for a code, a second token just supersedes the first).
+                # A timeout on a POST may have reached Mono: the calls are safe to repeat
+                # (exchange is idempotent for a code, a second token just supersedes the first; initiate: see there).
                 if attempt < self.max_retries and self._wait(attempt, None, deadline):
                     attempt += 1
                     log.warning("mono %s %s %s; retry %d", method, path, type(exc).__name__, attempt)

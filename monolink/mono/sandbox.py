@@ -16,12 +16,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from django.urls import reverse
 from django.utils import timezone
 
 from .types import AccountDetails, Deadline, Institution, MonoNotFound, MonoRequestError, ReauthToken
 
 CODE_SALT = "monolink.mono.sandbox.code"
 TOKEN_SALT = "monolink.mono.sandbox.reauth-token"  # noqa: S105 (a salt, not a secret)
+HOSTED_SALT = "monolink.mono.sandbox.hosted-reauth"
+HOSTED_MAX_AGE_SECONDS = 30 * 60  # how long a hosted re-auth link works
 CODE_MAX_AGE_SECONDS = 10 * 60  # Mono's widget codes are short-lived too
 ACCOUNT_ID_RE = re.compile(r"^[0-9a-f]{24}$")  # Mono account ids are MongoDB ObjectIds
 
@@ -85,9 +88,27 @@ def issue_code(account_id: str) -> str:
     return _sign(account_id, salt=CODE_SALT)
 
 
-def _sign(account_id: str, *, salt: str) -> str:
+def _sign(account_id: str, *, salt: str, **extra: str) -> str:
     # The nonce makes every code and token distinct, even two for one account in the same second.
-    return signing.dumps({"a": account_id, "n": secrets.token_hex(4)}, salt=salt, compress=False)
+    return signing.dumps({"a": account_id, "n": secrets.token_hex(4), **extra}, salt=salt, compress=False)
+
+
+@dataclass(frozen=True)
+class HostedSession:
+    """What a sandbox hosted re-auth link carries (signed into its URL): no server-side state."""
+
+    account_id: str
+    redirect_url: str
+    ref: str
+
+
+def load_hosted_session(value: str) -> HostedSession:
+    """The session behind a sandbox hosted re-auth link; expired, tampered or foreign → MonoRequestError."""
+    payload = _load_payload(value, salt=HOSTED_SALT, max_age=HOSTED_MAX_AGE_SECONDS, what="re-auth link")
+    redirect_url, ref = payload.get("r"), payload.get("ref")
+    if not isinstance(redirect_url, str) or not isinstance(ref, str):
+        raise MonoRequestError("The re-auth link is not valid.", status=400)
+    return HostedSession(account_id=payload["a"], redirect_url=redirect_url, ref=ref)
 
 
 def verify_reauth_token(token: str) -> str:
@@ -97,6 +118,10 @@ def verify_reauth_token(token: str) -> str:
 
 
 def _load(value: str, *, salt: str, max_age: float, what: str) -> str:
+    return _load_payload(value, salt=salt, max_age=max_age, what=what)["a"]
+
+
+def _load_payload(value: str, *, salt: str, max_age: float, what: str) -> dict:
     if not isinstance(value, str) or not value or len(value) > 500:
         raise MonoRequestError(f"The {what} is missing or malformed.", status=400)
     try:
@@ -108,7 +133,7 @@ def _load(value: str, *, salt: str, max_age: float, what: str) -> str:
     account_id = payload.get("a") if isinstance(payload, dict) else None
     if not is_account_id(account_id):
         raise MonoRequestError(f"The {what} is not valid.", status=400)
-    return account_id
+    return payload
 
 
 def _require_account(account_id: str) -> str:
@@ -132,6 +157,16 @@ class SandboxClient:
 
     def unlink(self, account_id: str, *, deadline: Deadline | None = None) -> None:
         _require_account(account_id)  # stateless: nothing to forget
+
+    def initiate_reauth(self, account_id: str, *, redirect_url: str, ref: str, deadline: Deadline | None = None) -> str:
+        """The sandbox's stand-in for Mono's hosted page: /sandbox/hosted/<signed session>/ on SITE_URL."""
+        _require_account(account_id)
+        if not isinstance(redirect_url, str) or not redirect_url.startswith(("https://", "http://")):
+            raise MonoRequestError("The redirect URL must be an absolute http(s) URL.", status=400)
+        if not isinstance(ref, str) or not ref.strip():
+            raise MonoRequestError("A re-auth attempt needs a reference (meta.ref).", status=400)
+        session = _sign(account_id, salt=HOSTED_SALT, r=redirect_url, ref=ref)
+        return settings.SITE_URL + reverse("sandbox:hosted", args=[session])
 
     def __repr__(self) -> str:
         return "SandboxClient()"

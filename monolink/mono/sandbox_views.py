@@ -3,7 +3,8 @@
 The sandbox widget (static/sandbox/connect.js) POSTs here when the user finishes the fake bank
 dialog. We answer with the one-time `code` (as Mono's widget gets one) and, once the answer has been
 sent, deliver the webhooks Mono would send, as real HTTP requests with the webhook secret, to the
-app's own endpoint: they go through the same secret check and pipeline as Mono's.
+app's own endpoint: they go through the same secret check and pipeline as Mono's. The fake hosted
+re-auth page (what the sandbox client's `initiate_reauth` points to) ends the same way.
 """
 
 from __future__ import annotations
@@ -15,13 +16,23 @@ import time
 
 import requests
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
 from django.urls import path, reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import payloads
-from .sandbox import BANKS_BY_CODE, is_account_id, issue_code, new_account_id, verify_reauth_token
+from .sandbox import (
+    BANKS_BY_CODE,
+    bank_for,
+    is_account_id,
+    issue_code,
+    load_hosted_session,
+    new_account_id,
+    verify_reauth_token,
+)
 from .types import MonoRequestError
 
 log = logging.getLogger(__name__)
@@ -31,14 +42,14 @@ DELIVERY_ATTEMPTS = 4
 DELIVERY_TIMEOUT = (3.05, 20)
 
 
-class _DeliverAfterResponse(JsonResponse):
+class _DeliversAfterClose:
     """Starts the webhook deliveries from close(), which the WSGI server calls once the answer is
     sent. A delivery is an HTTP request to this same server: started before the answer, it would
     wait on a single-worker server that is still busy with this request (a deadlock until timeout).
     """
 
-    def __init__(self, data, *, deliveries: list[dict], webhook_url: str, **kwargs):
-        super().__init__(data, **kwargs)
+    def __init__(self, *args, deliveries: list[dict], webhook_url: str, **kwargs):
+        super().__init__(*args, **kwargs)
         self._deliveries = deliveries
         self._webhook_url = webhook_url
 
@@ -49,6 +60,14 @@ class _DeliverAfterResponse(JsonResponse):
             threading.Thread(
                 target=deliver, args=(self._webhook_url, deliveries), name="sandbox-webhooks", daemon=True
             ).start()
+
+
+class _DeliverAfterResponse(_DeliversAfterClose, JsonResponse):
+    """The widget's answer (the one-time code), then the webhooks."""
+
+
+class _RedirectThenDeliver(_DeliversAfterClose, HttpResponseRedirect):
+    """The hosted page's way back to the app, then the webhooks (as Mono's hosted page does)."""
 
 
 def deliver(url: str, events: list[dict]) -> None:
@@ -121,5 +140,48 @@ def complete(request):
     return _DeliverAfterResponse({"code": issue_code(account_id)}, deliveries=events, webhook_url=_webhook_url())
 
 
+WRONG_OTP = "000000"  # the sandbox widget's rule too (static/sandbox/connect.js)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def hosted(request, session: str):
+    """A fake of Mono's hosted re-auth page (what `mono_url` opens), for when the widget cannot load.
+
+    The same fake bank and rules as the sandbox widget: any username and password, then any 6 digits
+    (000000 is a wrong code). Then back to the app's redirect_url, and Mono's webhooks follow. The
+    session (account, redirect_url, ref) is signed into the URL, so several app servers can serve it.
+    """
+    try:
+        link = load_hosted_session(session)
+    except MonoRequestError as exc:
+        return render(request, "sandbox/hosted.html", {"fatal": str(exc)}, status=400)
+    context = {"bank": bank_for(link.account_id), "back_url": link.redirect_url, "step": "credentials"}
+    if request.method == "GET":
+        return render(request, "sandbox/hosted.html", context)
+    step = request.POST.get("step")
+    if step == "credentials":
+        if not request.POST.get("username", "").strip() or not request.POST.get("password", ""):
+            context["error"] = "Enter a username and a password (anything works in the sandbox)."
+            return render(request, "sandbox/hosted.html", context, status=400)
+        return render(request, "sandbox/hosted.html", {**context, "step": "otp"})
+    if step == "otp":
+        otp = request.POST.get("otp", "").strip()
+        error = None
+        if not (len(otp) == 6 and otp.isascii() and otp.isdigit()):
+            error = "Enter the 6-digit code."
+        elif otp == WRONG_OTP:
+            error = "That code is wrong: 000000 always is in the sandbox. Enter any other 6 digits."
+        if error:
+            return render(request, "sandbox/hosted.html", {**context, "step": "otp", "error": error}, status=400)
+        log.info("sandbox hosted reauth complete account=%s", link.account_id)
+        events = [payloads.account_reauthorized(link.account_id), payloads.account_updated(link.account_id)]
+        return _RedirectThenDeliver(link.redirect_url, deliveries=events, webhook_url=_webhook_url())
+    return render(request, "sandbox/hosted.html", {**context, "error": "Start again."}, status=400)
+
+
 app_name = "sandbox"
-urlpatterns = [path("complete/", complete, name="complete")]
+urlpatterns = [
+    path("complete/", complete, name="complete"),
+    path("hosted/<str:session>/", hosted, name="hosted"),
+]

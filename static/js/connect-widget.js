@@ -1,8 +1,8 @@
-/* Drives Mono's Connect widget (or the sandbox's look-alike) on the re-auth page and the dashboard.
+/* Drives Mono's Connect widget (or the sandbox's look-alike) on the dashboard (link) and, through
+ * window.MonolinkWidget, on the re-auth page (static/js/reauth-page.js holds that page's state machine).
  *
  * Everything the script needs comes from data- attributes (CSP forbids inline script):
  *   #connect-config  data-key (public key), data-flow ("reauth" | "link"), data-mode ("token" | "account")
- *   [data-action=reauth] buttons: data-credential (token or account id), data-complete-url
  *   [data-action=link] button: data-complete-url
  * Connect keeps its callbacks on its prototype, so one instance is made per click: two instances
  * alive at once would share (and overwrite) each other's onSuccess.
@@ -24,6 +24,11 @@
 
   /* One status region (aria-live) for every message; a retry button when there is something to retry. */
   function say(kind, text, retry) {
+    if (!text) {
+      statusBox.className = "status";
+      statusBox.textContent = "";
+      return;
+    }
     statusBox.className = "status message " + (kind === "error" ? "error" : kind === "ok" ? "success" : "info");
     statusBox.textContent = text;
     if (retry) {
@@ -37,13 +42,15 @@
     }
   }
 
-  /* POST {code, ...extra} as JSON; resolves with the JSON answer of any 2xx (202: still pending). */
-  function postCode(url, code, extra) {
+  /* POST JSON to our server; resolves with the JSON answer of any 2xx (202: still pending), rejects with
+   * an Error carrying our readable message (and .status / .body, so a caller can tell "already
+   * reconnected" from a failure). */
+  function postJSON(url, data) {
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
-      body: JSON.stringify(Object.assign({ code: code }, extra || {})),
+      body: JSON.stringify(data || {}),
     }).then(function (response) {
       return response
         .json()
@@ -52,22 +59,51 @@
         })
         .then(function (body) {
           if (!response.ok) {
-            throw new Error(body.message || "The server could not record this (HTTP " + response.status + ").");
+            var error = new Error(body.message || "The server could not record this (HTTP " + response.status + ").");
+            error.status = response.status;
+            error.body = body;
+            throw error;
           }
           return body;
         });
     });
   }
 
+  /* POST {code, ...extra}. */
+  function postCode(url, code, extra) {
+    return postJSON(url, Object.assign({ code: code }, extra || {}));
+  }
+
+  /* Mono's own window shows its errors while it is open; once it is closed the page says what happened,
+   * once, blaming the right party: a code or password the bank refused is not "a problem with the window". */
+  var USER_INPUT_ERROR = /AUTH|CREDENTIAL|PASSWORD|OTP|MFA|CODE|INPUT/i;
+  function sentence(text) {
+    text = String(text || "").trim();
+    return /[.!?…]$/.test(text) ? text : text + ".";
+  }
+  function closedMessage(lastError) {
+    if (!lastError) return "You closed the window before finishing. Nothing was changed.";
+    if (USER_INPUT_ERROR.test(lastError.type || "")) {
+      return "Your bank didn't accept the details entered, so nothing was changed. You can try again.";
+    }
+    return "Reconnecting didn't finish: " + sentence(lastError.message || "an unexpected error") + " Nothing was changed.";
+  }
+
   /* Open the widget. `start(connect)` calls setup() or reauthorise(); `done(code)` posts the code;
-   * `listen(name, data)`, when given, also hears the widget's events. */
-  function openWidget(start, done, retry, listen) {
+   * `retry` opens it again. `listen(name, data)`, when given, also hears the widget's events;
+   * `onGiveUp(message)`, when given, hears about an attempt that ended without success (the re-auth
+   * page puts the card back) before the message is shown. */
+  function openWidget(start, done, retry, listen, onGiveUp) {
+    function giveUp(message) {
+      if (onGiveUp) onGiveUp(message);
+      say("error", message, retry);
+    }
     if (typeof window.Connect !== "function") {
-      say("error", "The bank connection window could not be loaded. Check your internet connection.", retry);
+      giveUp("The secure bank window could not be loaded. Check your internet connection and try again.");
       return;
     }
     var succeeded = false;
-    var lastError = "";
+    var lastError = null;
     try {
       var connect = new window.Connect({
         key: key,
@@ -75,7 +111,7 @@
           succeeded = true; // onClose fires after a success too: it must not report an abandoned attempt
           var code = data && data.code;
           if (!code) {
-            say("error", "Your bank's window finished without a confirmation code.", retry);
+            giveUp("Mono's window finished without a confirmation code. Nothing was changed.");
             return;
           }
           say("info", "Saving…");
@@ -83,15 +119,13 @@
         },
         onClose: function () {
           if (succeeded) return;
-          // Mono shows its own error inside the widget; once it is closed, ours must still be readable.
-          say("error", lastError || "The bank window was closed before you finished. Nothing was changed.", retry);
+          giveUp(closedMessage(lastError));
         },
         onEvent: function (name, data) {
           if (listen) listen(name, data);
           if (name === "ERROR") {
-            var detail = (data && (data.errorMessage || data.errorType)) || "an unknown error";
-            lastError = "Your bank's window reported a problem: " + detail + ". Nothing was changed.";
-            say("error", lastError, retry);
+            // Shown by Mono inside its window; the page speaks once it is closed (see closedMessage).
+            lastError = { type: data && data.errorType, message: data && (data.errorMessage || data.errorType) };
           } else if (name === "OPENED") {
             say("info", "Mono's secure window is open. Follow the steps there.");
           }
@@ -99,41 +133,10 @@
       });
       start(connect);
       connect.open();
-      say("info", "Opening your bank's secure window…");
+      say("info", "Opening the secure window…");
     } catch (err) {
-      say("error", "The bank connection window could not start: " + ((err && err.message) || err) + ".", retry);
+      giveUp("The secure bank window could not start: " + sentence((err && err.message) || err));
     }
-  }
-
-  function reauthorise(button) {
-    var retry = function () {
-      reauthorise(button);
-    };
-    openWidget(
-      function (connect) {
-        connect.reauthorise(button.dataset.credential); // instead of setup(): the last one called wins
-      },
-      function (code) {
-        postCode(button.dataset.completeUrl, code)
-          .then(function (body) {
-            say("ok", body.message || "Reconnected, waiting for confirmation from your bank.");
-            var item = button.closest("[data-account]");
-            var badge = item && item.querySelector("[data-role=badge]");
-            if (badge) {
-              badge.className = "badge badge-awaiting";
-              badge.textContent = "Awaiting confirmation";
-            }
-            button.hidden = true;
-            // The focused button just disappeared: keep keyboard and screen-reader users in place.
-            statusBox.setAttribute("tabindex", "-1");
-            statusBox.focus();
-          })
-          .catch(function (err) {
-            say("error", err.message, retry);
-          });
-      },
-      retry
-    );
   }
 
   function link(button) {
@@ -211,9 +214,9 @@
   Array.prototype.forEach.call(document.querySelectorAll("[data-link-attempt][data-status=pending]"), watchLinkAttempt);
 
   document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest("button[data-action]");
-    if (!button) return;
-    if (button.dataset.action === "reauth") reauthorise(button);
-    else if (button.dataset.action === "link") link(button);
+    var button = event.target.closest && event.target.closest("button[data-action=link]");
+    if (button) link(button);
   });
+
+  window.MonolinkWidget = { say: say, postJSON: postJSON, postCode: postCode, open: openWidget };
 })();

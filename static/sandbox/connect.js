@@ -31,7 +31,13 @@
     { name: "United Bank for Africa", code: "033" },
     { name: "Kuda Bank", code: "50211" },
   ];
-  var WRONG_OTP = "000000";
+  var WRONG_OTP = "000000"; // the same rule as the sandbox's hosted page (monolink/mono/sandbox_views.py)
+  // What the dialog says under its title, per step: each step's own rules, nothing from another step.
+  var NOTES = {
+    institutions: "Sandbox bank for testing. No real bank is contacted: choose any bank.",
+    credentials: "Sandbox bank for testing. No real bank is contacted: use any username and password.",
+    mfa: "Sandbox: no code is sent. Enter any 6 digits; 000000 acts as a wrong code.",
+  };
   var noop = function () {};
   var uid = 0;
   var active = null; // only one dialog on the page at a time, like Mono's single iframe
@@ -178,11 +184,7 @@
       var id = "mono-sandbox-" + ++uid;
       var self = this;
       var title = el("h2", { id: id + "-title", className: "mono-sandbox-title" });
-      var note = el("p", {
-        id: id + "-note",
-        className: "mono-sandbox-note",
-        text: "Sandbox bank for testing. No real bank is contacted: use any username and password.",
-      });
+      var note = el("p", { id: id + "-note", className: "mono-sandbox-note" });
       var error = el("div", { className: "mono-sandbox-error", role: "alert", hidden: true });
       var body = el("div", { className: "mono-sandbox-body" });
       var closeButton = el("button", {
@@ -223,7 +225,7 @@
       document.addEventListener("keydown", onKeydown);
       document.body.appendChild(backdrop);
       this._dialog = {
-        id: id, backdrop: backdrop, dialog: dialog, title: title, error: error, body: body, onKeydown: onKeydown,
+        id: id, backdrop: backdrop, dialog: dialog, title: title, note: note, error: error, body: body, onKeydown: onKeydown,
       };
     }
 
@@ -285,6 +287,7 @@
       this._step = step;
       d.dialog.setAttribute("data-step", step);
       d.title.textContent = titleText;
+      d.note.textContent = NOTES[step] || "";
       d.body.replaceChildren.apply(d.body, nodes);
       var target = focusTarget || d.body.querySelector("input, button") || d.dialog;
       target.focus();
@@ -369,7 +372,7 @@
     _renderOtp() {
       var self = this;
       var institution = this._institution();
-      var otp = this._field("One-time code (any 6 digits; 000000 simulates a wrong code)", {
+      var otp = this._field("One-time code", {
         name: "otp",
         type: "text",
         inputmode: "numeric",
@@ -386,7 +389,7 @@
         }
         self._emit("SUBMIT_MFA", { institution: institution, mfaType: "otp", timestamp: now() });
         if (value === WRONG_OTP) {
-          var message = "Incorrect one-time code. Try again (any 6 digits other than 000000).";
+          var message = "That code is wrong: 000000 always is in the sandbox. Enter any other 6 digits.";
           self._emit("ERROR", { errorType: "AUTHENTICATION_ERROR", errorMessage: message, timestamp: now() });
           self._showError(message);
           otp.input.value = "";
@@ -439,7 +442,7 @@
           if (!self._dialog) return;
           var message = (err && err.message) || "The sandbox could not complete the connection.";
           self._emit("ERROR", { errorType: "SANDBOX_ERROR", errorMessage: message, timestamp: now() });
-          self._showError(message + " Try again.");
+          self._showError(message.replace(/\.?$/, ". ") + "Try again.");
           submit.disabled = false;
           submit.removeAttribute("aria-busy");
           submit.textContent = "Submit code";
