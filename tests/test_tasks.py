@@ -318,7 +318,7 @@ def test_at_most_one_refresh_waits_per_account(account, settings):
 @pytest.mark.postgres
 def test_a_queued_job_commits_without_a_notify(transactional_db, account, settings):
     """Our workers poll, so Procrastinate's NOTIFY would only serialise every webhook's commit
-    (accounts migration 0007 switches its trigger off)."""
+    (accounts migration 0008 switches its trigger off)."""
     settings.TASKS_BACKEND = "procrastinate"
     db = connection.settings_dict
     with psycopg.connect(

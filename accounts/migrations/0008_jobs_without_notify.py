@@ -24,7 +24,7 @@ def _alter(action: str):
 
 class Migration(migrations.Migration):
     # On SQLite Procrastinate's migrations are switched off (MIGRATION_MODULES): no table, no node.
-    dependencies = [("accounts", "0006_metrics_reconnected_index")] + (
+    dependencies = [("accounts", "0007_reauth_code_fingerprint_only")] + (
         [("procrastinate", "0041_post_retry_failed_job")]
         if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
         else []
