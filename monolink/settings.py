@@ -41,7 +41,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "monolink.apps.MonolinkAdminConfig",  # Django's admin with the staff overview on its index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -114,6 +114,7 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="Africa/Lagos")
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["monolink.formats"]  # one date format everywhere, the admin included
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

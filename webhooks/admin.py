@@ -8,6 +8,7 @@ Lists stay fast on a million rows: see accounts.admin.FastListMixin.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -19,6 +20,7 @@ from django.utils.text import Truncator
 
 from accounts.admin import FastListMixin
 from monolink.mono.payloads import EVENT_NAMES
+from monolink.text import count_noun, event_label, when
 
 from .models import WebhookEvent
 
@@ -56,16 +58,31 @@ class ReceivedFilter(admin.SimpleListFilter):
         return queryset.filter(received_at__gte=timezone.now() - period[1]) if period else queryset
 
 
+class StatusFilter(admin.SimpleListFilter):
+    """The stored statuses, plus "failed or invalid": both are deliveries staff have to look at."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("problem", "Failed or invalid"), *WebhookEvent.Status.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() == "problem":
+            return queryset.filter(status__in=WebhookEvent.PROBLEM_STATUSES)
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
 def _pretty_json(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
-    list_display = ["received_at", "event", "account", "status", "attempts", "short_error"]
-    list_display_links = ["received_at"]
-    sortable_by = ["received_at"]  # the only indexed column: others would sort a million rows
-    list_filter = [EventFilter, "status", ReceivedFilter]
+    list_display = ["received", "event_name", "account", "status_badge", "attempts", "short_error"]
+    list_display_links = ["received"]
+    sortable_by = ["received"]  # the only indexed column: others would sort a million rows
+    list_filter = [EventFilter, StatusFilter, ReceivedFilter]
     # Exact matches: served by the mono_account_id and event_id indexes.
     search_fields = ["mono_account_id__exact", "event_id__exact"]
     search_help_text = "Exact Mono account id or event id."
@@ -113,6 +130,18 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj):
+        return when(obj.received_at)
+
+    @admin.display(description="event")
+    def event_name(self, obj):
+        return event_label(obj.event)
+
+    @admin.display(description="status")
+    def status_badge(self, obj):
+        return format_html('<span class="badge badge-{}">{}</span>', obj.status, obj.get_status_display())
+
     @admin.display(description="account", ordering="mono_account_id")
     def account(self, obj):
         if not obj.mono_account_id:
@@ -123,7 +152,13 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.display(description="error")
     def short_error(self, obj):
-        return Truncator(obj.error).chars(80) if obj.error else ""
+        if not obj.error:
+            return ""
+        # The first line is the exception and its message; the full text is on the delivery's page.
+        first_line = obj.error.strip().splitlines()[0]
+        return format_html(
+            '<span class="error-excerpt" title="{}">{}</span>', first_line, Truncator(first_line).chars(70)
+        )
 
     @admin.display(description="body")
     def body_pre(self, obj):
@@ -149,13 +184,18 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         if len(events) > MAX_EVENTS_PER_REPROCESS:
             self.message_user(request, f"Select at most {MAX_EVENTS_PER_REPROCESS} deliveries.", messages.WARNING)
             return
+        outcomes = Counter()
+        problems = []
         for event in events:
             outcome = pipeline.reprocess(event)
             row = outcome.event or event
-            ok = 200 <= outcome.http_status < 300
-            self.message_user(
-                request,
-                f"{event}: {outcome.detail} (status now {row.get_status_display()})",
-                messages.SUCCESS if ok else messages.ERROR,
-            )
+            outcomes[row.get_status_display().lower()] += 1
+            if not 200 <= outcome.http_status < 300:
+                problems.append(f"#{event.pk}: {outcome.detail}")
             self.log_change(request, event, f"Reprocessed: {outcome.detail}")
+        # One message for the selection, however many rows: "Reprocessed 15 deliveries: 13 processed, 2 failed."
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items()))
+        text = f"Reprocessed {count_noun(len(events), 'delivery', 'deliveries')}: {summary}."
+        if problems:
+            text += " " + "; ".join(problems[:5]) + (f" and {len(problems) - 5} more." if len(problems) > 5 else ".")
+        self.message_user(request, text, messages.ERROR if problems else messages.SUCCESS)

@@ -16,6 +16,9 @@ class WebhookEvent(models.Model):
         FAILED = "failed", "Failed"
         INVALID = "invalid", "Invalid"
 
+    # What staff count as a failed delivery: a handler fault, or a body we could not read.
+    PROBLEM_STATUSES = (Status.FAILED, Status.INVALID)
+
     event = models.CharField(max_length=128, blank=True)
     mono_account_id = models.CharField(max_length=64, blank=True, db_index=True)
     event_id = models.CharField(max_length=128, blank=True)
