@@ -38,6 +38,8 @@ EVENTS = [
     "mono.events.account_unlinked",
 ]
 FLAGGED = "(CASE WHEN g <= 1000 THEN g %% 10 = 0 ELSE g > 10000 AND g %% 100 = 0 END)"
+# Reconnected within the last 30 days (for the overview's median): 1 in 7 of the accounts not flagged.
+RECONNECTED = "CASE WHEN g %% 7 = 3 THEN now() - (g %% 43200) * interval '1 minute' END"
 FAILED = "(CASE WHEN g <= 1000 THEN g %% 10 = 0 ELSE g %% 50 = 0 END)"
 LISTS = [
     ("accounts: flagged", "/admin/accounts/linkedaccount/?reauth_state=flagged"),
@@ -45,8 +47,13 @@ LISTS = [
     ("accounts: awaiting", "/admin/accounts/linkedaccount/?reauth_state=awaiting"),
     ("accounts: data FAILED", "/admin/accounts/linkedaccount/?data_status=FAILED"),
     ("accounts: search by id", "/admin/accounts/linkedaccount/?q={middle_account}"),
+    ("accounts: search name part", "/admin/accounts/linkedaccount/?q={middle_number}"),
+    ("accounts: search number end", "/admin/accounts/linkedaccount/?q=4321"),
+    ("accounts: search username", "/admin/accounts/linkedaccount/?q=bench-user-{middle_user}"),
     ("deliveries: all", "/admin/webhooks/webhookevent/"),
-    ("deliveries: failed", "/admin/webhooks/webhookevent/?status__exact=failed"),
+    ("deliveries: failed", "/admin/webhooks/webhookevent/?status=failed"),
+    ("deliveries: failed+invalid", "/admin/webhooks/webhookevent/?status=problem"),
+    ("admin index: overview", "/admin/"),
 ]
 
 
@@ -109,9 +116,11 @@ def seed(cursor, start: int, stop: int) -> None:
                    'BENCH ACCOUNT ' || g, '******' || lpad((g %% 10000)::text, 4, '0'), 'SAVINGS_ACCOUNT', 'NGN',
                    g * 100, CASE WHEN g %% 97 = 0 THEN 'FAILED' ELSE 'AVAILABLE' END, 'internet_banking',
                    {FLAGGED}, NULL, NULL,
-                   CASE WHEN {FLAGGED} THEN now() - (g %% 100000) * interval '1 minute' END,
+                   CASE WHEN {FLAGGED} THEN now() - (g %% 100000) * interval '1 minute'
+                        WHEN g %% 7 = 3 THEN now() - (g %% 43200 + 1 + g %% 2880) * interval '1 minute' END,
                    CASE WHEN g %% 500 = 0 THEN now() - interval '1 minute' END,
-                   NULL, NULL,
+                   {RECONNECTED},
+                   CASE WHEN {FLAGGED} AND g %% 3 = 0 THEN now() - (g %% 1440) * interval '1 minute' END,
                    CASE WHEN g %% 250 = 7 THEN now() - interval '1 day' END,
                    NULL, NULL, now(), now()
             FROM generate_series(%s, %s) g
@@ -157,7 +166,8 @@ def render(client, url: str, reps: int) -> tuple[float, list[float], int, int]:
             response = client.get(url)
             times.append((time.perf_counter() - t0) * 1000)
         assert response.status_code == 200
-    return cold, times, len(ctx.captured_queries), len(response.context["cl"].result_list)
+    shown = len(response.context["cl"].result_list) if "cl" in response.context else 0  # the index has no list
+    return cold, times, len(ctx.captured_queries), shown
 
 
 def main() -> None:
@@ -211,7 +221,9 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE accounts_user, accounts_linkedaccount, webhooks_webhookevent")
         seeded = size
         for label, url in LISTS:
-            url = url.format(middle_account=f"bench{size // 2:019d}")
+            url = url.format(
+                middle_account=f"bench{size // 2:019d}", middle_number=size // 2 + 1, middle_user=size // 200
+            )
             cold, times, queries, shown = render(client, url, args.reps)
             results[label][size] = (statistics.median(times), cold, queries, shown, min(times))
             print(

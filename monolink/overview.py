@@ -20,11 +20,13 @@ from datetime import date, datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, FloatField, Q
+from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import LinkedAccount
+from monolink import charts
 from webhooks.events import REAUTHORISATION_REQUIRED, REAUTHORIZED
 from webhooks.models import WebhookEvent
 
@@ -37,7 +39,6 @@ class Median(Aggregate):
 
     function = "percentile_cont"
     template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,9 @@ def _median_reconnect(since: datetime) -> tuple[timedelta | None, int]:
     )
     took = ExpressionWrapper(F("reauth_completed_at") - F("reauth_requested_at"), output_field=DurationField())
     if connection.vendor == "postgresql":
-        row = reconnected.aggregate(n=Count("id"), median=Median(took))
-        # percentile_cont over an interval answers an interval; psycopg hands back a timedelta.
-        median = row["median"]
-        if median is not None and not isinstance(median, timedelta):
-            median = timedelta(microseconds=median)
-        return median, row["n"]
+        # percentile_cont over an interval answers an interval: a timedelta, computed in the database.
+        row = reconnected.aggregate(n=Count("id"), median=Median(took, output_field=DurationField()))
+        return row["median"], row["n"]
     # SQLite (the embedded default, small by nature) has no percentile: the median in Python.
     durations = [d for d in reconnected.annotate(took=took).values_list("took", flat=True) if d is not None]
     return (statistics.median(durations) if durations else None), len(durations)
@@ -154,3 +152,19 @@ def build(now: datetime | None = None) -> Overview:
         reconnections_measured=measured,
         banks=[(name or "Unknown bank", n) for name, n in banks],
     )
+
+
+def page_context(now: datetime | None = None) -> dict:
+    """What the admin index's overview template draws: the figures and the charts' geometry."""
+    figures = build(now)
+    return {
+        "overview": figures,
+        "daily_chart": charts.grouped_columns(
+            [date_format(day.day, "j M") for day in figures.days],
+            {
+                "flags": [day.flags for day in figures.days],
+                "reconnections": [day.reconnections for day in figures.days],
+            },
+        ),
+        "banks_chart": charts.horizontal_bars(figures.banks),
+    }
