@@ -200,17 +200,16 @@ class ClearReasonForm(forms.Form):
 
 @admin.register(LinkedAccount)
 class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
+    # Bank and number sit under the account's name: eight columns fit 1280 px beside the filters.
     list_display = [
-        "account_label",
+        "account_cell",
         "user",
-        "institution_name",
-        "account_number_masked",
         "reauth_state",
         "data_status_label",
         "reauth_requested_at",
         "last_delivery",
     ]
-    list_display_links = ["account_label"]
+    list_display_links = ["account_cell"]
     # Only columns an index can sort: a click on another header would sort a million rows.
     sortable_by = ["reauth_requested_at"]
     list_select_related = ["user"]
@@ -362,6 +361,15 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
     def account_label(self, obj):
         return obj.account_name or obj.mono_account_id
 
+    @admin.display(description="account")
+    def account_cell(self, obj):
+        return format_html(
+            '{}<br><span class="quiet">{} {}</span>',
+            obj.account_name or obj.mono_account_id,
+            obj.institution_name or "Bank account",
+            obj.account_number_masked,
+        )
+
     @admin.display(description="state")
     def reauth_state(self, obj):
         state = obj.state
@@ -398,7 +406,7 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         event = getattr(obj, "last_delivery_event", None)
         if not event:
             return "-"
-        return f"{event_label(event)}, {when(obj.last_delivery_at)}"
+        return format_html('{}<br><span class="quiet">{}</span>', event_label(event), when(obj.last_delivery_at))
 
     @admin.display(description="last 20 deliveries for this account")
     def recent_deliveries(self, obj):

@@ -235,3 +235,22 @@ class Notification(models.Model):
     @property
     def kind(self) -> str:
         return "First email" if self.step == 0 else f"Reminder {self.step}"
+
+
+class PasswordResetRequest(models.Model):
+    """One "forgot password" request, kept a day for the throttle (accounts.throttles): in the
+    database, so every app server counts the same requests. The email is stored as a digest only."""
+
+    email_digest = models.CharField(max_length=64)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email_digest", "requested_at"], name="pwreset_email_idx"),
+            models.Index(fields=["ip", "requested_at"], name="pwreset_ip_idx"),
+            models.Index(fields=["requested_at"], name="pwreset_requested_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"password reset request at {self.requested_at:%Y-%m-%d %H:%M}"

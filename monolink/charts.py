@@ -71,7 +71,7 @@ def grouped_columns(
                     name,
                 )
             )
-    ticks = [(round(i * slot + slot / 2, 2), labels[i]) for i in range(0, count, tick_every)]
+    ticks = [(round(i * slot + slot * 0.1, 2), labels[i]) for i in range(0, count, tick_every)]
     return Chart(width=width, height=height, bars=bars, top=top, ticks=ticks)
 
 
