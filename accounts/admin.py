@@ -308,7 +308,7 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
                 | Q(user_id__in=list(user_ids[:1000]))
             )
             if term.isdigit() and len(term) > 4:  # a full number typed: the masked one shows its last 4 digits
-                match |= Q(account_number_masked__endswith=term[-4:])
+                match |= Q(account_number_masked__iendswith=term[-4:])
             queryset = queryset.filter(match)
         return queryset, False
 

@@ -101,6 +101,12 @@ class LinkedAccount(models.Model):
                 name="linkedaccount_awaiting_idx",
                 condition=models.Q(reauth_required=True, unlinked_at__isnull=True),
             ),
+            # The staff overview's flagged accounts by bank: an index-only scan of the flagged rows.
+            models.Index(
+                fields=["institution_name"],
+                name="linkedaccount_flagged_bank_idx",
+                condition=models.Q(reauth_required=True, unlinked_at__isnull=True),
+            ),
             # The staff overview's median time from flag to reconnect over 30 days (index-only scan).
             models.Index(
                 fields=["reauth_completed_at", "reauth_requested_at"],

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from monolink import charts, overview
 from webhooks.events import REAUTHORISATION_REQUIRED, REAUTHORIZED
-from webhooks.models import WebhookEvent
+from webhooks.models import DailyEventCount, WebhookEvent
 
 INDEX_URL = reverse("admin:index")
 
@@ -68,6 +68,18 @@ def test_overview_groups_flags_and_reconnections_by_local_day_over_30_days(busy_
     assert sum(d.flags for d in recent) >= 2 and sum(d.reconnections for d in recent) == 1
     assert today.flags + figures.days[-2].flags + sum(d.flags for d in figures.days[:-2]) == 3
     assert sum(d.reconnections for d in figures.days) == 1
+
+
+def test_finished_days_are_counted_once_and_today_live(busy_day):
+    overview.build(busy_day)
+    assert DailyEventCount.objects.count() == 2 * 29  # two charted events for each finished day
+    yesterday = busy_day - timedelta(days=1)
+    delivery(REAUTHORISATION_REQUIRED, yesterday)  # cannot happen (arrival time is now): proves the cache
+    delivery(REAUTHORISATION_REQUIRED, busy_day)
+
+    figures = overview.build(busy_day)
+
+    assert sum(d.flags for d in figures.days) == 4  # today's new one counted, yesterday's stored count kept
 
 
 def test_overview_median_time_from_flag_to_reconnect(busy_day):

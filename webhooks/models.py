@@ -45,3 +45,22 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event or '(no event)'} #{self.pk}"
+
+
+class DailyEventCount(models.Model):
+    """How many deliveries of one event arrived on one past day (the site's local day).
+
+    The staff overview's per-day chart reads these instead of re-counting a month of the delivery log
+    on every view (a million rows at scale). Only finished days are stored: a delivery's received_at
+    is its arrival time, so a past day's count never changes. Filled lazily by monolink.overview.
+    """
+
+    day = models.DateField()
+    event = models.CharField(max_length=128)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "event"], name="dailyeventcount_day_event_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.event}: {self.count}"

@@ -133,6 +133,14 @@ class Migration(migrations.Migration):
                 name="linkedaccount_reconnected_idx",
             ),
         ),
+        migrations.AddIndex(
+            model_name="linkedaccount",
+            index=models.Index(
+                condition=models.Q(("reauth_required", True), ("unlinked_at__isnull", True)),
+                fields=["institution_name"],
+                name="linkedaccount_flagged_bank_idx",
+            ),
+        ),
         TrigramExtension(),  # a no-op on SQLite
         migrations.RunPython(create_trigram_indexes, drop_trigram_indexes),
     ]
