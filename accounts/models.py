@@ -12,6 +12,10 @@ from django.utils import timezone
 class User(AbstractUser):
     """The project's user, custom from the first migration so it can grow without a rewrite."""
 
+    # The newest reconnection the dashboard has told this user about ("Access Bank reconnected"),
+    # so each notice shows once, on whichever device the user opens next.
+    reconnections_seen_at = models.DateTimeField(null=True, blank=True)
+
 
 class LinkedAccountQuerySet(models.QuerySet):
     def for_user(self, user) -> LinkedAccountQuerySet:

@@ -87,10 +87,11 @@ def _public_key() -> str:
 @login_required
 @require_GET
 def dashboard(request):
-    accounts = LinkedAccount.objects.for_user(request.user).order_by("unlinked_at", "institution_name", "id")
+    accounts = list(LinkedAccount.objects.for_user(request.user).order_by("unlinked_at", "institution_name", "id"))
     context = {
         "accounts": accounts,
         "link_attempts": LinkAttempt.objects.for_user(request.user).on_dashboard(),
+        "reconnected": rules.take_reconnection_notices(user=request.user, accounts=accounts),
         "connect_js_url": settings.MONO_CONNECT_JS_URL,
         "public_key": _public_key(),
     }
