@@ -1,4 +1,4 @@
-"""Sign-in, password reset and the staff admin in a real browser (Debian's Chromium)."""
+"""Sign-in, password reset, the dashboard and the staff admin in a real browser (Debian's Chromium)."""
 
 from __future__ import annotations
 
@@ -36,14 +36,17 @@ def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
-def signed_in_as_staff(page, live_server) -> User:
-    """A superuser's session cookie in the browser: the admin's own sign-in form is not under test here."""
-    admin = User.objects.create_superuser("staff", "staff@example.com", PASSWORD)
+def signed_in_as(page, live_server, user: User) -> User:
+    """The user's session cookie in the browser: the sign-in forms are tested on their own above."""
     client = Client()
-    client.force_login(admin)
+    client.force_login(user)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    return admin
+    return user
+
+
+def signed_in_as_staff(page, live_server) -> User:
+    return signed_in_as(page, live_server, User.objects.create_superuser("staff", "staff@example.com", PASSWORD))
 
 
 def delivery(event, received_at, status=WebhookEvent.Status.PROCESSED, mono_account_id="", error=""):
@@ -146,6 +149,59 @@ def test_forgotten_password_email_leads_to_a_new_password(page, live_server, set
     assert page.get_by_role("heading", name="Your bank accounts").is_visible()
     page.goto(link)  # used once: the link is dead now
     assert page.get_by_role("heading", name="This link no longer works").is_visible()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_dashboard_badges_sit_by_the_title_and_the_sandbox_command_copies(page, live_server, width, artifacts_dir):
+    user = User.objects.create_user("demo", email="demo@example.com", password=PASSWORD)
+    ok = LinkedAccount.objects.create(
+        user=user,
+        mono_account_id="65f0c0ffee00000000000a01",
+        institution_name="Access Bank",
+        account_name="DEMO USER",
+        account_number_masked="******4821",
+        currency="NGN",
+        balance=1234567,
+        data_status="AVAILABLE",
+        reauth_completed_at=timezone.now(),
+    )
+    LinkedAccount.objects.create(
+        user=user,
+        mono_account_id="65f0c0ffee00000000000a02",
+        institution_name="GTBank",
+        account_number_masked="******1093",
+        reauth_required=True,
+        reauth_requested_at=timezone.now(),
+    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    signed_in_as(page, live_server, user)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/")
+
+    assert (
+        page.get_by_test_id("reconnected-notice")
+        .inner_text()
+        .endswith("Access Bank ******4821 reconnected. Fresh data flows again.")
+    )
+    for card in page.locator("li.account").all():
+        title, badge = card.locator(".account-title").bounding_box(), card.locator(".badge").bounding_box()
+        if width >= 1280:  # on the title's line, not pushed under the sandbox hint
+            assert badge["y"] < title["y"] + title["height"]
+        else:  # narrow: right under the title at worst, still above the facts
+            assert badge["y"] < card.locator(".facts").bounding_box()["y"]
+    command = page.locator(f"#break-{ok.pk}")
+    assert command.evaluate("c => getComputedStyle(c).whiteSpace") == "nowrap"
+    who, sign_out = page.locator(".who").bounding_box(), page.get_by_role("button", name="Sign out").bounding_box()
+    assert sign_out["x"] - (who["x"] + who["width"]) >= 8  # "demo  Sign out", not "demoSign out"
+    assert no_horizontal_scroll(page)
+    keep_screenshot(page, artifacts_dir, f"dashboard-{width}.png")
+
+    page.get_by_role("button", name="Copy").click()
+    page.get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == command.inner_text()
+
+    page.reload()
+    assert page.get_by_test_id("reconnected-notice").count() == 0  # said once
 
 
 def test_admin_overview_shows_counts_and_charts(page, live_server, busy_site, artifacts_dir):
