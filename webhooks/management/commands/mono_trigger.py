@@ -12,7 +12,6 @@ from django.urls import reverse
 from monolink.mono import payloads
 
 
-
 def default_url() -> str:
     """This site's own endpoint at SITE_URL, which `./dev run` keeps in step with PORT."""
     return settings.SITE_URL + reverse("webhooks:mono")
