@@ -87,7 +87,7 @@ def _count_by_day(start: datetime, end: datetime | None) -> dict[tuple[str, date
         rows.annotate(day=TruncDate("received_at", tzinfo=timezone.get_current_timezone()))
         .order_by()
         .values("event", "day")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # COUNT(*): the index alone answers it
     )
     return {(row["event"], row["day"]): row["n"] for row in rows}
 
@@ -148,7 +148,7 @@ def build(now: datetime | None = None) -> Overview:
     banks = list(
         flagged.order_by()
         .values_list("institution_name")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # COUNT(*): the index alone answers it
         .order_by("-n", "institution_name")[:BANKS_SHOWN]
     )
     return Overview(

@@ -141,6 +141,14 @@ class Migration(migrations.Migration):
                 name="linkedaccount_flagged_bank_idx",
             ),
         ),
+        migrations.AddIndex(
+            model_name="linkedaccount",
+            index=models.Index(
+                condition=models.Q(("reauth_required", True), ("unlinked_at__isnull", True)),
+                fields=["reauth_notified_at"],
+                name="linkedaccount_notified_idx",
+            ),
+        ),
         TrigramExtension(),  # a no-op on SQLite
         migrations.RunPython(create_trigram_indexes, drop_trigram_indexes),
     ]
