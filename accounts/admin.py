@@ -34,7 +34,7 @@ from django.utils.text import smart_split, unescape_string_literal
 from monolink.text import count_noun, event_label, when
 from webhooks.models import WebhookEvent
 
-from . import rules
+from . import rules, tasks
 from .models import LinkAttempt, LinkedAccount, Notification, User
 from .templatetags.money import minor_units
 
@@ -447,10 +447,10 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         if accounts is None:
             return None
         # Queued, not called here: the worker calls Mono with its own deadline and retries, and staff
-        # get the page back at once. The queue entries commit together or not at all.
+        # get the page back at once. The jobs commit together or not at all (one waiting per account).
         with transaction.atomic():
             for account in accounts:
-                rules.request_refresh(mono_account_id=account.mono_account_id)
+                tasks.queue_refresh(mono_account_id=account.mono_account_id)
                 self.log_change(request, account, "Queued a refresh of the details from Mono")
         self.message_user(request, f"Queued a refresh for {count_noun(len(accounts), 'account')}.", messages.SUCCESS)
         return None

@@ -133,3 +133,24 @@ def test_columns_scale_to_the_axis_and_zero_draws_no_height():
     assert chart.top == 5
     assert heights == {("a", "flags"): 0, ("a", "reconnections"): 20, ("b", "flags"): 40, ("b", "reconnections"): 50}
     assert all(bar.y + bar.height == 50 for bar in chart.bars)  # every column stands on the axis
+
+
+@pytest.mark.postgres
+def test_overview_counts_failed_and_waiting_jobs_from_the_task_engine(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for status in ("failed", "failed", "todo", "doing"):
+            cursor.execute(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, status, args) VALUES ('mono', 'x', %s, '{}')",
+                [status],
+            )
+    figures = overview.build()
+    assert (figures.tasks_failed, figures.tasks_waiting) == (2, 1)
+
+
+def test_task_counts_exist_only_where_the_engine_has_tables(db):
+    from django.db import connection
+
+    expected = (0, 0) if connection.vendor == "postgresql" else (None, None)  # SQLite: tasks run in-process
+    assert overview.task_counts() == expected
