@@ -150,7 +150,7 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         url = reverse("admin:accounts_linkedaccount_changelist") + "?" + urlencode({"q": obj.mono_account_id})
         return format_html('<a href="{}">{}</a>', url, obj.mono_account_id)
 
-    @admin.display(description="error")
+    @admin.display(description="error", empty_value="")
     def short_error(self, obj):
         if not obj.error:
             return ""
