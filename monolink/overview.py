@@ -5,7 +5,7 @@ Every figure costs the same at 1,000 or 1,000,000 accounts (bench/admin_lists.py
 - failed deliveries: webhookevent_status_idx (status, received_at), invalid counted with failed;
 - flags and reconnections per day: Mono's reauthorisation_required / account_reauthorized deliveries
   (a delivery log row each, duplicates already dropped; the account row keeps only the latest flag)
-  counted by day once per finished day into DailyEventCount, today counted live on webhookevent_event_idx;
+  counted once into DailyEventCount (webhookevent_event_idx, index-only), only the last minutes live;
 - time from flag to reconnect: the latest reconnections, read from linkedaccount_reconnected_idx;
 - flagged accounts by bank: linkedaccount_flagged_bank_idx (index-only).
 """
@@ -33,6 +33,8 @@ DAYS = 30
 CHARTED_EVENTS = (REAUTHORISATION_REQUIRED, REAUTHORIZED)
 BANKS_SHOWN = 8
 MEDIAN_SAMPLE = 2_000
+# A delivery's received_at is set just before its INSERT commits: count the last minutes live.
+SETTLE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -92,24 +94,62 @@ def _count_by_day(start: datetime, end: datetime | None) -> dict[tuple[str, date
     return {(row["event"], row["day"]): row["n"] for row in rows}
 
 
-def _per_day(first_day: date, today: date) -> dict[tuple[str, date], int]:
-    """Counts per (event, day): finished days from DailyEventCount (counted once, the first time a
-    view needs them), today live. A month of deliveries is then counted once, not on every view."""
-    stored = DailyEventCount.objects.filter(day__gte=first_day, day__lt=today, event__in=CHARTED_EVENTS)
-    counts = {(row.event, row.day): row.count for row in stored}
-    known = {day for _event, day in counts}
-    missing = [first_day + timedelta(days=i) for i in range((today - first_day).days)]
-    missing = [day for day in missing if day not in known]
+def _per_day(first_day: date, today: date, now: datetime) -> dict[tuple[str, date], int]:
+    """Counts per (event, day) over the window, each delivery counted once in the page's lifetime.
+
+    DailyEventCount keeps, per day and event, the count of deliveries received before its
+    `counted_until`: the day's end for a finished day, a few minutes ago for today. A view counts only
+    what came after (the first view of a day counts that day once); deliveries of the last
+    SETTLE minutes are always counted live, as one may still be committing with an older received_at.
+    """
+    settled = now - SETTLE
+    stored: dict[date, list[DailyEventCount]] = {}
+    for row in DailyEventCount.objects.filter(day__gte=first_day, day__lte=today, event__in=CHARTED_EVENTS):
+        stored.setdefault(row.day, []).append(row)
+    counts: dict[tuple[str, date], int] = {}
+    days = [first_day + timedelta(days=i) for i in range((today - first_day).days + 1)]
+
+    # Days never counted: one query over their span, one row per (day, event).
+    missing = [
+        day for day in days if day not in stored and min(_start_of(day + timedelta(days=1)), settled) > _start_of(day)
+    ]
     if missing:
-        counted = _count_by_day(_start_of(missing[0]), _start_of(today))
-        new = {(event, day): counted.get((event, day), 0) for day in missing for event in CHARTED_EVENTS}
+        end = min(_start_of(missing[-1] + timedelta(days=1)), settled)
+        counted = _count_by_day(_start_of(missing[0]), end)
+        new = [
+            DailyEventCount(
+                day=day,
+                event=event,
+                count=counted.get((event, day), 0),
+                counted_until=min(_start_of(day + timedelta(days=1)), settled),
+            )
+            for day in missing
+            for event in CHARTED_EVENTS
+        ]
         # Two staff opening the page at once may both count: the unique (day, event) keeps one row.
-        DailyEventCount.objects.bulk_create(
-            [DailyEventCount(day=day, event=event, count=n) for (event, day), n in new.items()],
-            ignore_conflicts=True,
-        )
-        counts.update(new)
-    counts.update(_count_by_day(_start_of(today), None))
+        DailyEventCount.objects.bulk_create(new, ignore_conflicts=True)
+        for row in new:
+            stored.setdefault(row.day, []).append(row)
+
+    # Days counted only partly (today, or yesterday counted while it was today): count the rest.
+    for day, rows in stored.items():
+        until = min(row.counted_until for row in rows)
+        end = min(_start_of(day + timedelta(days=1)), settled)
+        delta = _count_by_day(until, end) if until < end else {}
+        for row in rows:
+            if row.counted_until == until and until < end:
+                added = delta.get((row.event, day), 0)
+                # Only if nobody advanced it meanwhile: a concurrent view has then added the same rows.
+                DailyEventCount.objects.filter(pk=row.pk, counted_until=until).update(
+                    count=row.count + added, counted_until=end
+                )
+                row.count, row.counted_until = row.count + added, end
+            counts[(row.event, day)] = row.count
+
+    # The last few minutes of today, live.
+    live_from = min((row.counted_until for row in stored.get(today, [])), default=_start_of(today))
+    for key, n in _count_by_day(live_from, None).items():
+        counts[key] = counts.get(key, 0) + n
     return counts
 
 
@@ -141,7 +181,7 @@ def build(now: datetime | None = None) -> Overview:
     last_day = now - timedelta(hours=24)
     today = timezone.localdate(now)
     first_day = today - timedelta(days=DAYS - 1)
-    per_day = _per_day(first_day, today)
+    per_day = _per_day(first_day, today, now)
     emails, reminders = notifications_sent(last_day)
     tasks_failed, tasks_waiting = task_counts()
     median, measured = _median_reconnect(now - timedelta(days=DAYS))

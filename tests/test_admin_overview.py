@@ -70,16 +70,21 @@ def test_overview_groups_flags_and_reconnections_by_local_day_over_30_days(busy_
     assert sum(d.reconnections for d in figures.days) == 1
 
 
-def test_finished_days_are_counted_once_and_today_live(busy_day):
+def test_each_delivery_is_counted_once_and_only_the_last_minutes_live(busy_day):
     overview.build(busy_day)
-    assert DailyEventCount.objects.count() == 2 * 29  # two charted events for each finished day
-    yesterday = busy_day - timedelta(days=1)
-    delivery(REAUTHORISATION_REQUIRED, yesterday)  # cannot happen (arrival time is now): proves the cache
-    delivery(REAUTHORISATION_REQUIRED, busy_day)
+    assert DailyEventCount.objects.filter(day__lt=timezone.localdate(busy_day)).count() == 2 * 29
+    # Stored counts are not counted again: a delivery inserted into a past day now stays unseen
+    # (cannot happen: received_at is the arrival time; it proves the count is not redone).
+    delivery(REAUTHORISATION_REQUIRED, busy_day - timedelta(days=1))
+    delivery(REAUTHORISATION_REQUIRED, busy_day - timedelta(minutes=1))  # within the live minutes
 
-    figures = overview.build(busy_day)
-
-    assert sum(d.flags for d in figures.days) == 4  # today's new one counted, yesterday's stored count kept
+    assert sum(d.flags for d in overview.build(busy_day).days) == 4  # 3 before + the live one
+    # Ten minutes later the live one has settled into today's stored count, still counted once.
+    later = overview.build(busy_day + timedelta(minutes=10))
+    assert sum(d.flags for d in later.days) == 4
+    today = DailyEventCount.objects.filter(day=timezone.localdate(busy_day + timedelta(minutes=10)))
+    if today.exists():  # not at 00:05 local, when today has no settled minutes yet
+        assert {row.counted_until for row in today} == {busy_day + timedelta(minutes=5)}
 
 
 def test_overview_median_time_from_flag_to_reconnect(busy_day):

@@ -48,16 +48,17 @@ class WebhookEvent(models.Model):
 
 
 class DailyEventCount(models.Model):
-    """How many deliveries of one event arrived on one past day (the site's local day).
+    """How many deliveries of one event arrived on one day (the site's local day), up to an instant.
 
     The staff overview's per-day chart reads these instead of re-counting a month of the delivery log
-    on every view (a million rows at scale). Only finished days are stored: a delivery's received_at
-    is its arrival time, so a past day's count never changes. Filled lazily by monolink.overview.
+    on every view (a million rows at scale): `count` covers deliveries received before
+    `counted_until` (the day's end once the day is over). Filled and advanced by monolink.overview.
     """
 
     day = models.DateField()
     event = models.CharField(max_length=128)
     count = models.PositiveIntegerField()
+    counted_until = models.DateTimeField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "event"], name="dailyeventcount_day_event_uniq")]

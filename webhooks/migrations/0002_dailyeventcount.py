@@ -16,6 +16,7 @@ class Migration(migrations.Migration):
                 ("day", models.DateField()),
                 ("event", models.CharField(max_length=128)),
                 ("count", models.PositiveIntegerField()),
+                ("counted_until", models.DateTimeField()),
             ],
             options={
                 "constraints": [
