@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Q
+from django.db.models import Case, Count, F, PositiveIntegerField, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -131,20 +131,26 @@ def _per_day(first_day: date, today: date, now: datetime) -> dict[tuple[str, dat
         for row in new:
             stored.setdefault(row.day, []).append(row)
 
-    # Days counted only partly (today, or yesterday counted while it was today): count the rest.
+    # Days counted only partly (today, or yesterday counted while it was today): count the rest. A
+    # day's rows share counted_until and move together in one UPDATE, which matches nothing if a
+    # concurrent view moved them first (it then added the same deliveries).
     for day, rows in stored.items():
         until = min(row.counted_until for row in rows)
         end = min(_start_of(day + timedelta(days=1)), settled)
         delta = _count_by_day(until, end) if until < end else {}
-        for row in rows:
-            if row.counted_until == until and until < end:
-                added = delta.get((row.event, day), 0)
-                # Only if nobody advanced it meanwhile: a concurrent view has then added the same rows.
-                DailyEventCount.objects.filter(pk=row.pk, counted_until=until).update(
-                    count=row.count + added, counted_until=end
-                )
-                row.count, row.counted_until = row.count + added, end
-            counts[(row.event, day)] = row.count
+        if any(delta.get((row.event, day)) for row in rows):  # nothing new: no write, the next view looks again
+            totals = {row.event: row.count + delta.get((row.event, day), 0) for row in rows}
+            DailyEventCount.objects.filter(day=day, counted_until=until).update(
+                count=Case(
+                    *(When(event=event, then=Value(n)) for event, n in totals.items()),
+                    default=F("count"),
+                    output_field=PositiveIntegerField(),
+                ),
+                counted_until=end,
+            )
+            for row in rows:
+                row.count, row.counted_until = totals[row.event], end
+        counts.update({(row.event, day): row.count for row in rows})
 
     # The last few minutes of today, live.
     live_from = min((row.counted_until for row in stored.get(today, [])), default=_start_of(today))
