@@ -111,12 +111,6 @@ class LinkedAccount(models.Model):
                 name="linkedaccount_flagged_bank_idx",
                 condition=models.Q(reauth_required=True, unlinked_at__isnull=True),
             ),
-            # The staff overview's "emails sent" count among flagged accounts (index-only).
-            models.Index(
-                fields=["reauth_notified_at"],
-                name="linkedaccount_notified_idx",
-                condition=models.Q(reauth_required=True, unlinked_at__isnull=True),
-            ),
             # The staff overview's median time from flag to reconnect over 30 days (index-only scan).
             models.Index(
                 fields=["reauth_completed_at", "reauth_requested_at"],

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import LinkedAccount
+from accounts.notifications import sent_counts
 from monolink import charts
 from webhooks.events import REAUTHORISATION_REQUIRED, REAUTHORIZED
 from webhooks.models import DailyEventCount, WebhookEvent
@@ -50,7 +51,7 @@ class Overview:
     awaiting: int
     failed_deliveries: int
     emails_sent: int
-    reminders_sent: int | None  # None: not recorded yet (see notifications_sent)
+    reminders_sent: int
     tasks_failed: int | None  # None: no task engine tables in this database
     tasks_waiting: int | None
     days: list[Day]
@@ -59,14 +60,10 @@ class Overview:
     banks: list[tuple[str, int]] = field(default_factory=list)
 
 
-def notifications_sent(since: datetime) -> tuple[int, int | None]:
-    """(emails, reminders) sent to users since `since`.
-
-    Reads what exists today: the email timestamp on each flagged account (one per flag). Reminders
-    are not recorded yet, so None; a Notification model will answer both here later.
-    """
-    emails = LinkedAccount.objects.flagged().filter(reauth_notified_at__gte=since).count()
-    return emails, None
+def notifications_sent(since: datetime) -> tuple[int, int]:
+    """(first emails, reminders) sent to users since `since`, from the notification log."""
+    counts = sent_counts(since)
+    return counts["first_emails"], counts["reminders"]
 
 
 def task_counts() -> tuple[int | None, int | None]:

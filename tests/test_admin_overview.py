@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Notification
 from monolink import charts, overview
 from webhooks.events import REAUTHORISATION_REQUIRED, REAUTHORIZED
 from webhooks.models import DailyEventCount, WebhookEvent
@@ -22,17 +23,27 @@ def delivery(event, received_at, status=WebhookEvent.Status.PROCESSED):
 
 @pytest.fixture
 def busy_day(make_account):
-    """A fixed picture: 3 flagged (1 awaiting, 1 emailed today), 1 unlinked flag, 2 reconnected."""
+    """A fixed picture: 3 flagged (1 awaiting), 1 unlinked flag, 2 reconnected; in the last 24 hours one first
+    email and one reminder (the others are older)."""
     now = timezone.now()
     make_account(institution_name="GTBank", reauth_required=True, reauth_requested_at=now - timedelta(hours=2))
-    make_account(
+    emailed = make_account(
         institution_name="GTBank",
         reauth_required=True,
         reauth_requested_at=now - timedelta(hours=3),
         reauth_submitted_at=now - timedelta(minutes=1),
         reauth_notified_at=now - timedelta(hours=1),
     )
-    make_account(institution_name="Access Bank", reauth_required=True, reauth_requested_at=now - timedelta(days=3))
+    old_flag = make_account(
+        institution_name="Access Bank", reauth_required=True, reauth_requested_at=now - timedelta(days=3)
+    )
+    for account, step, sent_at in [
+        (emailed, 0, now - timedelta(hours=1)),
+        (old_flag, 0, now - timedelta(days=3)),  # older than 24 h
+        (old_flag, 1, now - timedelta(days=2)),
+        (old_flag, 2, now - timedelta(hours=2)),
+    ]:
+        Notification.objects.create(account=account, flagged_at=account.reauth_requested_at, step=step, sent_at=sent_at)
     make_account(institution_name="Kuda", reauth_required=True, unlinked_at=now)  # unlinked: never counted
     make_account(reauth_requested_at=now - timedelta(hours=5), reauth_completed_at=now - timedelta(hours=4))
     make_account(reauth_requested_at=now - timedelta(days=2), reauth_completed_at=now - timedelta(days=1, hours=21))
@@ -48,13 +59,12 @@ def busy_day(make_account):
     return now
 
 
-def test_overview_counts_flagged_awaiting_failed_with_invalid_and_emails(busy_day):
+def test_overview_counts_flagged_awaiting_failed_with_invalid_emails_and_reminders(busy_day):
     figures = overview.build(busy_day)
 
     assert (figures.flagged, figures.awaiting) == (3, 1)
     assert figures.failed_deliveries == 2  # invalid counted with failed; the one two days ago is not
-    assert figures.emails_sent == 1
-    assert figures.reminders_sent is None  # not recorded until a notification log exists
+    assert (figures.emails_sent, figures.reminders_sent) == (1, 1)  # the last 24 hours only
 
 
 def test_overview_groups_flags_and_reconnections_by_local_day_over_30_days(busy_day):
