@@ -33,6 +33,7 @@ def keep_screenshot(page, artifacts_dir, name: str) -> None:
 
 
 def no_horizontal_scroll(page) -> bool:
+    page.wait_for_load_state("load")  # stylesheets applied
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
@@ -131,7 +132,7 @@ def test_forgotten_password_email_leads_to_a_new_password(page, live_server, set
     page.get_by_label("Email").fill("ada@example.com")
     page.get_by_role("button", name="Send the link").click()
 
-    assert page.get_by_role("heading", name="Check your email").is_visible()
+    page.get_by_role("heading", name="Check your email").wait_for()
     assert no_horizontal_scroll(page)
     (email,) = mailoutbox
     link = re.search(r"http\S+", email.body).group(0)
@@ -146,9 +147,9 @@ def test_forgotten_password_email_leads_to_a_new_password(page, live_server, set
     page.get_by_label("Password").fill("a-new-pw-for-ada-7")
     page.get_by_role("button", name="Sign in").click()
 
-    assert page.get_by_role("heading", name="Your bank accounts").is_visible()
+    page.get_by_role("heading", name="Your bank accounts").wait_for()
     page.goto(link)  # used once: the link is dead now
-    assert page.get_by_role("heading", name="This link no longer works").is_visible()
+    page.get_by_role("heading", name="This link no longer works").wait_for()
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -186,7 +187,7 @@ def test_dashboard_badges_sit_by_the_title_and_the_sandbox_command_copies(page, 
     for card in page.locator("li.account").all():
         title, badge = card.locator(".account-title").bounding_box(), card.locator(".badge").bounding_box()
         if width >= 1280:  # on the title's line, not pushed under the sandbox hint
-            assert badge["y"] < title["y"] + title["height"]
+            assert title["y"] <= badge["y"] + badge["height"] / 2 <= title["y"] + title["height"]
         else:  # narrow: right under the title at worst, still above the facts
             assert badge["y"] < card.locator(".facts").bounding_box()["y"]
     command = page.locator(f"#break-{ok.pk}")
@@ -240,7 +241,8 @@ def test_admin_lists_fit_1280_px_without_horizontal_scroll(page, live_server, bu
     # The last column (the error excerpt or the last delivery) is on screen, not scrolled off.
     keep_screenshot(page, artifacts_dir, shot)
     # The table's own box scrolls sideways when it does not fit: every column must be in view.
-    assert page.evaluate("(r => r.scrollWidth <= r.clientWidth)(document.querySelector('#changelist .results'))")
+    # (1 px of slack for sub-pixel rounding)
+    assert page.evaluate("(r => r.scrollWidth <= r.clientWidth + 1)(document.querySelector('#changelist .results'))")
     last_header = page.locator("#result_list thead th").last.bounding_box()
     filters = page.locator("#changelist-filter").bounding_box()
     assert last_header["x"] + last_header["width"] <= filters["x"]  # not under the filters either
