@@ -85,6 +85,11 @@ def test_replay_needs_a_selection_and_a_valid_time(db):
     assert replay("--status", "failed") == "Nothing to replay.\n"
 
 
+def test_replay_of_an_id_that_does_not_exist_fails(db):
+    with pytest.raises(CommandError, match="Nothing matched"):  # exit status 1 for a script
+        replay("--id", "999")
+
+
 def test_replay_dry_run_changes_nothing(db):
     post(raw("sync_failed.v1"))
 
