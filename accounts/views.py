@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from monolink.mono import Deadline
+from monolink.security import client_ip
 
 from . import rules, tasks, throttles
 from .forms import CodeForm, LinkForm
@@ -59,7 +60,9 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "registration/password_reset_subject.txt"
 
     def form_valid(self, form):
-        ip = self.request.META.get("REMOTE_ADDR")
+        # The client behind our proxy, as django-axes counts it: the proxy's own address would make
+        # one per-IP count for everyone.
+        ip = client_ip(self.request)
         if not throttles.allow_password_reset(email=form.cleaned_data["email"], ip=ip):
             form.add_error(None, "Too many reset requests. Nothing was sent: wait an hour, then try again.")
             return self.render_to_response(self.get_context_data(form=form), status=429)

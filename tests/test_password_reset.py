@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -67,6 +68,21 @@ def test_one_ip_asking_for_many_addresses_is_refused_after_the_limit(client, db,
     assert ask(client, "b@example.com").status_code == 302
     assert ask(client, "c@example.com").status_code == 429
     assert ask(client, "c@example.com", ip="198.51.100.1").status_code == 302  # another client is not blocked
+
+
+def test_behind_the_trusted_proxy_each_client_address_has_its_own_count(db, settings):
+    settings.FORWARDED_ALLOW_IPS = ["10.1.0.0/16"]
+    settings.PASSWORD_RESET_THROTTLE = {**settings.PASSWORD_RESET_THROTTLE, "per_ip": 2}
+    proxy = {"REMOTE_ADDR": "10.1.0.2"}
+    for email in ("a@example.com", "b@example.com"):
+        assert Client(**proxy, HTTP_X_FORWARDED_FOR="203.0.113.9").post(RESET_URL, {"email": email}).status_code == 302
+    # A forged hop left of the proxy's changes nothing: the proxy appended the real one.
+    forged = Client(**proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9")
+
+    assert forged.post(RESET_URL, {"email": "c@example.com"}).status_code == 429
+    someone_else = Client(**proxy, HTTP_X_FORWARDED_FOR="198.51.100.20")
+    assert someone_else.post(RESET_URL, {"email": "c@example.com"}).status_code == 302
+    assert set(PasswordResetRequest.objects.values_list("ip", flat=True)) == {"203.0.113.9", "198.51.100.20"}
 
 
 def test_requests_older_than_the_window_do_not_count_and_old_rows_are_removed(client, user, mailoutbox):
