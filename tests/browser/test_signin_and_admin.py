@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import LinkedAccount, User
-from webhooks.events import REAUTHORISATION_REQUIRED, REAUTHORIZED
+from monolink.mono.events import REAUTHORISATION_REQUIRED, REAUTHORIZED
 from webhooks.models import WebhookEvent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
