@@ -7,6 +7,8 @@ Everything a deployment varies comes from the environment; see README "Productio
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 wsgi_app = "monolink.wsgi:application"
 
@@ -35,6 +37,34 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # one host would fight over the path.
 control_socket_disable = True
 
+# Prometheus: each worker writes its counters to files in this directory and /metrics adds them up
+# (prometheus_client's multiprocess mode); without it a scrape would see one random worker. Set
+# before any worker imports prometheus_client; one fresh directory per gunicorn master, removed on
+# exit, so two instances on one host never mix. See docs/operations.md.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="monolink-prometheus-")
+_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    # A directory kept from an earlier run holds dead workers' counters: start from zero, as a
+    # restarted single process would (Prometheus' rate() handles counter resets).
+    os.makedirs(_metrics_dir, exist_ok=True)
+    for name in os.listdir(_metrics_dir):
+        if name.endswith(".db"):
+            os.remove(os.path.join(_metrics_dir, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its gauges go; its counters stay in the sums
+
+
+def on_exit(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+
+
 # Access log: path without the query string (%(U)s, not %(r)s) and no Referer: both can carry a
 # widget code, a token or a `next` URL. JSON lines on stdout like the app's own logs.
 access_log_format = '%(m)s %(U)s %(s)s %(B)s %(M)sms client=%({x-forwarded-for}i)s peer=%(h)s ua="%(a)s"'
@@ -55,6 +85,8 @@ logconfig_dict = {
     "root": {"level": "INFO", "handlers": ["stdout"]},
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stdout"], "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+        # Off: the app writes one line per request with its request id and duration, and none per
+        # static file (monolink.middleware). Set "INFO" here to have gunicorn's line as well.
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stdout"], "propagate": False},
     },
 }

@@ -111,7 +111,9 @@ class LinkedAccount(models.Model):
                 name="linkedaccount_flagged_bank_idx",
                 condition=models.Q(reauth_required=True, unlinked_at__isnull=True),
             ),
-            # The staff overview's median time from flag to reconnect over 30 days (index-only scan).
+            # Reconnections by time: /metrics counts a recent range of it (bench/metrics_scrape.py) and
+            # the staff overview reads the latest ones with their flag times for the median (both
+            # index-only scans, never the table).
             models.Index(
                 fields=["reauth_completed_at", "reauth_requested_at"],
                 name="linkedaccount_reconnected_idx",

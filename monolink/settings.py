@@ -5,11 +5,14 @@ exists (set DJANGO_READ_DOT_ENV_FILE=false to ignore it, as the test settings do
 this is production: secrets have no default and a missing one stops start-up with its name.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from monolink import log_context
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,10 +59,16 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_prometheus",
+    "health_check",
+    "operations",
 ]
 
 MIDDLEWARE = [
-    "monolink.security.ForwardedHeadersMiddleware",  # first: nothing may read an untrusted X-Forwarded-*
+    # First: the raw peer address (the request-id trust check reads it) and the id on every line.
+    "monolink.middleware.RequestLogMiddleware",
+    "monolink.security.ForwardedHeadersMiddleware",  # then nothing may read an untrusted X-Forwarded-*
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,7 +80,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout page
+    "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into the lockout page
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: times the whole answer
 ]
 
 ROOT_URLCONF = "monolink.urls"
@@ -268,6 +278,8 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     # Finished jobs leave the table (it is the queue, kept small); failed ones stay for staff.
     "delete_jobs": "successful",
     "shutdown_graceful_timeout": 30,
+    # A job's log lines carry its id and task name (docs/operations.md).
+    "task_middleware": [log_context.task_middleware],
 }
 
 # --- Re-auth emails, reminders and the reconciler (accounts/notifications.py, docs/tasks.md) ------
@@ -325,9 +337,12 @@ if LOG_FORMAT not in {"line", "json"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "monolink.logs.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "monolink.logs.RedactSecretsFilter"},
+        "context": {"()": "monolink.log_context.ContextFilter"},
+    },
     "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "monolink.logs.JsonFormatter"},
     },
     "handlers": {
@@ -335,7 +350,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": LOG_FORMAT,
-            "filters": ["redact"],
+            "filters": ["context", "redact"],
         }
     },
     "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -347,5 +362,47 @@ LOGGING = {
         # Start-up chatter on every manage.py command; job start/finish lines stay at INFO.
         "procrastinate.blueprints": {"level": "WARNING"},
         "procrastinate.periodic": {"level": "WARNING"},
+        # One line per request comes from monolink.middleware (with its id and duration): runserver's
+        # own line per request and static file, and Django's duplicate "Not Found: /x", stay quiet.
+        "django.server": {"level": "ERROR"},
+        "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Operations: health, metrics, error reports, request ids (docs/operations.md) ---------------
+# X-Request-ID is taken from the same proxies gunicorn trusts for X-Forwarded-* (IPs or networks,
+# or "*"); from anyone else a fresh id is generated.
+REQUEST_ID_TRUSTED_PROXIES = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])
+# /metrics answers a bearer token, or a direct request (no X-Forwarded-For: not through the proxy)
+# from these addresses. Loopback is allowed by default only with DEBUG (./dev run).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"] if DEBUG else [])
+for _entry in (*REQUEST_ID_TRUSTED_PROXIES, *METRICS_ALLOWED_IPS):
+    try:
+        if _entry != "*":
+            ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"FORWARDED_ALLOW_IPS, METRICS_ALLOWED_IPS: {_entry!r} is not an IP or network.")
+# /readyz says ready or not to anyone; which check failed only to staff or this bearer token.
+HEALTH_CHECK_TOKEN = env.str("HEALTH_CHECK_TOKEN", default="")
+# Every readiness check and every scrape-time query gives up after this many seconds.
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=3)
+# Readiness fails when no task worker has sent a heartbeat, or a ready job has waited, this long
+# (PostgreSQL task engine only). HEALTH_CHECK_TASK_QUEUE=false keeps web servers in the load
+# balancer while workers are down, leaving that to the alerts (docs/operations.md).
+HEALTH_CHECK_TASK_QUEUE = env.bool("HEALTH_CHECK_TASK_QUEUE", default=True)
+HEALTH_WORKER_HEARTBEAT_MAX = timedelta(seconds=env.int("HEALTH_WORKER_HEARTBEAT_MAX_SECONDS", default=120))
+HEALTH_QUEUE_MAX_AGE = timedelta(seconds=env.int("HEALTH_QUEUE_MAX_AGE_SECONDS", default=900))
+# Load balancers probe over plain HTTP inside the network: no redirect to HTTPS for these.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from monolink import sentry
+
+    sentry.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production" if not DEBUG else "development"),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

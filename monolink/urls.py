@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
+    path("", include("operations.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("", include("accounts.urls")),
 ]

@@ -18,8 +18,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from monolink.logs import REDACTED, JsonFormatter, RedactSecretsFilter
+
+from .conftest import ON_POSTGRES
+from .test_worker import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "monolink.example.com"
@@ -143,12 +147,17 @@ def _get(url: str, **headers: str) -> tuple[int, dict, bytes]:
 
 
 @pytest.fixture
-def gunicorn(production_env):
-    """gunicorn started the README's way (`gunicorn`, config from gunicorn.conf.py), after collectstatic."""
+def gunicorn(production_env, request):
+    """gunicorn started the README's way (`gunicorn`, config from gunicorn.conf.py), after collectstatic.
+    Indirect parameters add environment variables (and "migrate": True runs the release step)."""
+    options = dict(getattr(request, "param", {}))
+    if options.pop("migrate", False):
+        migrate = manage(production_env, "migrate", "--no-input")
+        assert migrate.returncode == 0, migrate.stderr
     collect = manage(production_env, "collectstatic", "--no-input")
     assert collect.returncode == 0, collect.stderr
     port = _free_port()
-    env = {**production_env, "PORT": str(port), "WEB_CONCURRENCY": "1"}
+    env = {**production_env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", **options}
     process = subprocess.Popen(  # noqa: S603
         [str(Path(sys.executable).parent / "gunicorn")],
         cwd=ROOT,
@@ -158,16 +167,20 @@ def gunicorn(production_env):
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+    # Up when every worker answers the liveness URL, as a load balancer would wait (the master
+    # accepts connections before its workers have imported Django).
+    deadline = time.monotonic() + 60
+    answered = 0
+    while answered < int(env["WEB_CONCURRENCY"]):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            answered += _get(f"{base}/healthz")[0] == 200
+            continue
         except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("gunicorn did not start:\n" + process.communicate()[0])
-            time.sleep(0.1)
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("gunicorn did not start:\n" + process.communicate()[0])
+        time.sleep(0.1)
     output: list[str] = []
 
     def stop() -> list[str]:
@@ -177,8 +190,12 @@ def gunicorn(production_env):
 
     yield base, stop
     if process.poll() is None:
-        process.kill()
-        process.communicate()
+        process.terminate()  # not kill: gunicorn's on_exit removes its metrics directory
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
 
 
 def test_gunicorn_behind_a_proxy_redirects_http_serves_static_and_logs_json_without_query_strings(gunicorn):
@@ -201,6 +218,51 @@ def test_gunicorn_behind_a_proxy_redirects_http_serves_static_and_logs_json_with
     assert webhook_probe[0] in (401, 405)
     records = [json.loads(line) for line in lines if line.startswith("{")]
     assert len(records) == len(lines), lines  # every line is JSON
-    access = [record["message"] for record in records if record["logger"] == "gunicorn.access"]
-    assert any(message.startswith("GET /webhooks/mono/ ") for message in access), access
+    access = [record for record in records if record["logger"] == "monolink.request"]
+    assert any(record["message"].startswith("GET /webhooks/mono/ ") for record in access), access
+    assert all(len(record["request_id"]) == 32 for record in access), access
+    assert not any("/static/" in record["message"] for record in records), "one line per static file"
     assert "widget-code-secret" not in "\n".join(lines)
+
+
+METRICS_TOKEN = "metrics-" + secrets.token_urlsafe(16)
+
+
+@pytest.fixture
+def production_database(production_env, transactional_db):
+    """On PostgreSQL, the servers use pytest's test database (the only one that exists)."""
+    if ON_POSTGRES:
+        production_env["DATABASE_URL"] = database_url()
+
+
+@pytest.mark.parametrize(
+    "gunicorn",
+    # No task worker runs here: readiness checks the web side only (tests/test_operations.py covers the queue).
+    [{"WEB_CONCURRENCY": "3", "METRICS_TOKEN": METRICS_TOKEN, "HEALTH_CHECK_TASK_QUEUE": "false", "migrate": True}],
+    indirect=True,
+)
+def test_gunicorn_health_and_metrics_add_up_across_workers(production_database, gunicorn):
+    base, stop = gunicorn
+    https = {"X-Forwarded-Proto": "https"}
+
+    liveness = _get(f"{base}/healthz")  # plain HTTP, as a load balancer probes inside the network
+    readiness = _get(f"{base}/readyz")
+    refused = _get(f"{base}/metrics")
+    for _ in range(12):  # refused webhooks, each on a new connection: spread over the 3 workers
+        assert _get(f"{base}/webhooks/mono/", **https)[0] in (401, 405)
+    scrapes = [_get(f"{base}/metrics", Authorization=f"Bearer {METRICS_TOKEN}") for _ in range(4)]
+    stop()
+
+    assert liveness[0] == 200 and liveness[2] == b"ok\n"
+    assert len(liveness[1]["X-Request-ID"]) == 32
+    assert readiness[0] == 200, readiness
+    assert refused[0] == 401
+    for status, _headers, body in scrapes:  # whichever worker answers, it reports all of them
+        assert status == 200
+        families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+        webhook_samples = {
+            tuple(sorted(s.labels.items())): s.value for s in families["monolink_webhook_deliveries"].samples
+        }
+        refusals = sum(v for labels, v in webhook_samples.items() if ("event", "none") in labels)
+        assert refusals == 12, webhook_samples
+        assert families["monolink_metrics_database_up"].samples[0].value == 1

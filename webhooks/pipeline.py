@@ -43,6 +43,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts import rules
+from monolink import log_context
 
 from .events import Event, InvalidPayload, decode, parse_event
 from .handlers import HANDLERS
@@ -194,6 +195,7 @@ def _run(held: Held) -> Outcome:
         row.event, row.occurred_at = event.name, event.occurred_at
         row.mono_account_id = getattr(event, "account_id", "")
     handler = HANDLERS.get(event.name)
+    log_context.bind(delivery=row.pk, mono_event_id=row.event_id)  # on the handler's and rules' lines too
     if handler is None:
         status, detail = Status.IGNORED, "Ignored: not an event we act on."
     else:

@@ -1,10 +1,13 @@
 import ipaddress
 import logging
+import time
 
 from django.db import transaction
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from monolink import log_context, metrics
 
 from . import pipeline
 from .authentication import MonoWebhookSecretAuthentication
@@ -33,6 +36,9 @@ def client_ip(meta) -> str | None:
         return None
 
 
+_REFUSALS = {400: "rejected", 401: "unauthorized", 403: "unauthorized", 413: "too_large", 415: "rejected"}
+
+
 class MonoWebhookView(APIView):
     """POST /webhooks/mono/: Mono's deliveries. Authenticate, hand the parsed body to the pipeline, answer.
 
@@ -53,8 +59,24 @@ class MonoWebhookView(APIView):
 
     def post(self, request):
         parsed, sender = request.data, {"headers": request.headers, "remote_ip": client_ip(request.META)}
+        started = time.perf_counter()
         if isinstance(parsed, JsonBody):
-            outcome = pipeline.receive(body=parsed.raw, payload=parsed.payload, **sender)
+            event_id = parsed.payload.get("event_id") if isinstance(parsed.payload, dict) else None
+            if isinstance(event_id, str):
+                log_context.bind(mono_event_id=event_id[:64])
+            self.outcome = pipeline.receive(body=parsed.raw, payload=parsed.payload, **sender)
         else:  # DRF skips the parser for an empty body: the pipeline says what is wrong with it
-            outcome = pipeline.receive(body=b"", **sender)
-        return Response({"detail": outcome.detail}, status=outcome.http_status)
+            self.outcome = pipeline.receive(body=b"", **sender)
+        self.seconds = time.perf_counter() - started
+        return Response({"detail": self.outcome.detail}, status=self.outcome.http_status)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer counts once, refusals (401, 413, 415) included: the one place they all pass.
+        outcome = getattr(self, "outcome", None)
+        if outcome is not None and outcome.event is not None:
+            label = "duplicate" if outcome.duplicate else outcome.event.status
+            metrics.observe_webhook(event=outcome.event.event, outcome=label, seconds=self.seconds)
+        else:
+            code = response.status_code
+            metrics.observe_webhook(event=None, outcome=_REFUSALS.get(code, f"http_{code}"))
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -21,6 +21,8 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
+from monolink import metrics
+
 from .types import (
     AccountDetails,
     Deadline,
@@ -118,6 +120,7 @@ class MonoClient:
 
     # --- transport -------------------------------------------------------------------------------
 
+    @metrics.timed_mono_call
     def _request(
         self, method: str, path: str, deadline: Deadline | None, *, json: Any = None, expect_json: bool = True
     ) -> dict:
