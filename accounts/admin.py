@@ -281,7 +281,7 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         Django's default ORs the conditions across the join to users, which PostgreSQL can only
         answer by scanning the whole table. Looking the users up first (a small table, its own
         trigram indexes) leaves one table's conditions ORed: a BitmapOr of the trigram indexes
-        (migration 0007) and the id indexes. On SQLite the same query is a scan, fine at its size.
+        (migration 0008) and the id indexes. On SQLite the same query is a scan, fine at its size.
         """
         terms = [unescape_string_literal(t) if t[0] in "\"'" else t for t in smart_split(search_term)]
         if not terms:

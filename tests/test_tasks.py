@@ -9,11 +9,12 @@ import json
 import re
 import smtplib
 
+import psycopg
 import pytest
 import responses
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -312,3 +313,21 @@ def test_at_most_one_refresh_waits_per_account(account, settings):
     assert ProcrastinateJob.objects.filter(task_name="accounts.tasks.refresh_account_details").count() == 1
     account.refresh_from_db()
     assert account.unlinked_at is not None
+
+
+@pytest.mark.postgres
+def test_a_queued_job_commits_without_a_notify(transactional_db, account, settings):
+    """Our workers poll, so Procrastinate's NOTIFY would only serialise every webhook's commit
+    (accounts migration 0007 switches its trigger off)."""
+    settings.TASKS_BACKEND = "procrastinate"
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], autocommit=True
+    ) as listener:
+        listener.execute("LISTEN procrastinate_any_queue_v1")
+        with transaction.atomic():
+            tasks.queue_refresh(mono_account_id=account.mono_account_id)
+
+        assert not connection.in_atomic_block  # committed for real: a NOTIFY would be on its way now
+        assert ProcrastinateJob.objects.filter(task_name="accounts.tasks.refresh_account_details").count() == 1
+        assert list(listener.notifies(timeout=0.5)) == []

@@ -36,7 +36,7 @@ def drop_trigram_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0006_metrics_reconnected_index"),
+        ("accounts", "0007_jobs_without_notify"),
     ]
 
     operations = [

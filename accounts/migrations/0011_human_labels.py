@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0009_user_reconnections_seen_at"),
+        ("accounts", "0010_user_reconnections_seen_at"),
     ]
 
     operations = [

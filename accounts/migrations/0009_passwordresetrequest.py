@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0007_overview_and_search_indexes"),
+        ("accounts", "0008_overview_and_search_indexes"),
     ]
 
     operations = [
