@@ -110,7 +110,9 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVE
 @pytest.fixture
 def procrastinate_jobs():
     """Procrastinate's job table is not a managed model, so the test database flush leaves its rows
-    behind for the next test: remove the ones this test queued."""
+    behind: start from an empty table (an earlier test's job is not this test's), and remove the
+    ones this test queued."""
+    ProcrastinateJob.objects.all().delete()
     yield
     ProcrastinateJob.objects.all().delete()
 
