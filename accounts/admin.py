@@ -1,14 +1,13 @@
 """Staff's window on re-authorisation: who needs it, why, and buttons that call accounts.rules.
 
-The admin never writes a re-auth field itself: every action calls a rule, asks for confirmation
-first and leaves a LogEntry. Lists are built to stay fast with a million rows on PostgreSQL: no
-COUNT(*) over the table (EstimatedCountPaginator), no facet counts, no DISTINCT over a big column
-for a filter's choices on every page view, `user` joined in the list query.
+The admin never writes a re-auth field itself: every action calls a rule (the ones that change
+state ask for confirmation first), leaves a LogEntry per account and one summary message. Lists are
+built to stay fast with a million rows on PostgreSQL: no COUNT(*) over the table
+(EstimatedCountPaginator), no facet counts, no DISTINCT over a big column for a filter's choices on
+every page view, `user` joined in the list query, trigram indexes for the partial-match search.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from django import forms
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Q, QuerySet
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
@@ -26,11 +25,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.text import smart_split, unescape_string_literal
 
-from monolink.mono import Deadline, MonoError
+from monolink.text import count_noun, when
 
-from . import rules
+from . import rules, tasks
 from .models import LinkAttempt, LinkedAccount, Notification, User
+from .templatetags.money import minor_units
 
 admin.site.register(User, UserAdmin)
 
@@ -41,7 +42,7 @@ if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
     if admin.site.is_registered(ProcrastinateJob):
         admin.site.unregister(ProcrastinateJob)
 
-# Each action calls Mono synchronously, once per account: keep a click bounded.
+# A click acts on at most this many accounts (a confirmation page lists them all).
 MAX_ACCOUNTS_PER_ACTION = 100
 
 
@@ -191,72 +192,57 @@ class ClearReasonForm(forms.Form):
         return reason
 
 
-STATE_BADGES = {
-    # Django admin's own icons: the page's Content-Security-Policy allows no inline styles.
-    LinkedAccount.State.OK: "icon-yes.svg",
-    LinkedAccount.State.NEEDS_REAUTH: "icon-no.svg",
-    LinkedAccount.State.AWAITING: "icon-clock.svg",
-    LinkedAccount.State.UNLINKED: "icon-unknown.svg",
-}
-
-
 @admin.register(LinkedAccount)
 class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
+    # Bank and number sit under the account's name: eight columns fit 1280 px beside the filters.
     list_display = [
-        "account_label",
+        "account_cell",
         "user",
-        "institution_name",
-        "account_number_masked",
         "reauth_state",
-        "data_status",
+        "data_status_label",
         "reauth_requested_at",
     ]
-    list_display_links = ["account_label"]
+    list_display_links = ["account_cell"]
     # Only columns an index can sort: a click on another header would sort a million rows.
     sortable_by = ["reauth_requested_at"]
     list_select_related = ["user"]
     list_filter = [ReauthStateFilter, DataStatusFilter, InstitutionFilter, UnlinkedFilter]
-    # Exact matches only, so PostgreSQL answers from indexes (see get_search_results).
-    search_fields = ["mono_account_id__exact", "user__username__exact", "user__email__iexact"]
-    search_help_text = "Exact Mono account id, username or email."
+    # Partial matches, answered by trigram indexes on PostgreSQL (see get_search_results).
+    search_fields = ["account_name", "account_number_masked", "user__username", "user__email", "mono_account_id"]
+    search_help_text = "Name, username, email, last digits of the account number, or Mono account id."
     list_per_page = 100
-    actions = [
-        "fetch_reauth_token_action",
-        "clear_reauth_flag_action",
-        "refresh_details_action",
-    ]
+    actions = ["refresh_details_action", "clear_reauth_flag_action"]
     # reauth_code holds only a token's fingerprint; still not a form field: rules write it, staff read it.
     exclude = ["reauth_code"]
     fieldsets = [
-        (None, {"fields": ["user", "mono_account_id", "reauth_state", "account_label", "account_number_masked"]}),
+        (None, {"fields": ["user", "account_label", "account_number_masked", "reauth_state", "mono_account_id"]}),
         (
-            "Re-authorisation",
+            "Reconnection",
             {
                 "fields": [
-                    "reauth_required",
-                    "reauth_token",
-                    "reauth_code_issued_at",
+                    "flag",
                     "reauth_requested_at",
+                    "reauth_notified_at",
                     "reauth_submitted_at",
                     "reauth_completed_at",
-                    "reauth_notified_at",
+                    "reauth_token",
+                    "reauth_code_issued_at",
                     "last_event_at",
                     "unlinked_at",
                 ]
             },
         ),
         (
-            "Data from Mono",
+            "Bank details from Mono",
             {
                 "fields": [
                     "institution_name",
                     "institution_type",
                     "institution_bank_code",
                     "account_type",
-                    "currency",
-                    "balance",
-                    "data_status",
-                    "auth_method",
+                    "balance_display",
+                    "data_status_label",
+                    "auth_method_label",
                     "details_as_of",
                 ]
             },
@@ -289,20 +275,30 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         return super().get_ordering(request)
 
     def get_search_results(self, request, queryset, search_term):
-        """Match the exact Mono id, or the user by exact username / email.
+        """Each word matches part of the account's name or number, the user's username or email, or
+        the exact Mono id ("ada 4321" finds Ada's account ending 4321).
 
-        The default ORs the conditions across the join (or a subquery), which PostgreSQL can only
-        answer by scanning the whole table. Looking the users up first (a small query) leaves
-        `mono_account_id IN (...) OR user_id IN (...)`: a BitmapOr of two indexes.
+        Django's default ORs the conditions across the join to users, which PostgreSQL can only
+        answer by scanning the whole table. Looking the users up first (a small table, its own
+        trigram indexes) leaves one table's conditions ORed: a BitmapOr of the trigram indexes
+        (migration 0009) and the id indexes. On SQLite the same query is a scan, fine at its size.
         """
-        terms = search_term.split()
+        terms = [unescape_string_literal(t) if t[0] in "\"'" else t for t in smart_split(search_term)]
         if not terms:
             return queryset, False
-        user_match = Q()
+        users = get_user_model().objects
         for term in terms:
-            user_match |= Q(username=term) | Q(email__iexact=term)
-        user_ids = list(get_user_model().objects.filter(user_match).values_list("pk", flat=True)[:1000])
-        return queryset.filter(Q(mono_account_id__in=terms) | Q(user_id__in=user_ids)), False
+            user_ids = users.filter(Q(username__icontains=term) | Q(email__icontains=term)).values_list("pk", flat=True)
+            match = (
+                Q(mono_account_id=term)
+                | Q(account_name__icontains=term)
+                | Q(account_number_masked__icontains=term)
+                | Q(user_id__in=list(user_ids[:1000]))
+            )
+            if term.isdigit() and len(term) > 4:  # a full number typed: the masked one shows its last 4 digits
+                match |= Q(account_number_masked__iendswith=term[-4:])
+            queryset = queryset.filter(match)
+        return queryset, False
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Nothing on the form is editable, so no save buttons either.
@@ -341,12 +337,41 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
     def account_label(self, obj):
         return obj.account_name or obj.mono_account_id
 
-    @admin.display(description="re-auth state")
+    @admin.display(description="account")
+    def account_cell(self, obj):
+        return format_html(
+            '{}<br><span class="quiet">{} {}</span>',
+            obj.account_name or obj.mono_account_id,
+            obj.institution_name or "Bank account",
+            obj.account_number_masked,
+        )
+
+    @admin.display(description="state")
     def reauth_state(self, obj):
         state = obj.state
+        return format_html('<span class="badge badge-{}">{}</span>', state.value, state.label)
+
+    @admin.display(description="needs reconnecting")
+    def flag(self, obj):
+        if not obj.reauth_required:
+            return "No"
         return format_html(
-            '<img src="{}" alt=""> <strong>{}</strong>', static(f"admin/img/{STATE_BADGES[state]}"), state.label
+            '<img class="flag-icon" src="{}" alt="" width="16" height="16"> <strong>Yes</strong>, since {}',
+            static("admin_monolink/flag.svg"),
+            when(obj.reauth_requested_at),
         )
+
+    @admin.display(description="data")
+    def data_status_label(self, obj):
+        return obj.data_status.capitalize() if obj.data_status else "-"
+
+    @admin.display(description="sign-in method")
+    def auth_method_label(self, obj):
+        return obj.auth_method.replace("_", " ").capitalize() if obj.auth_method else "-"
+
+    @admin.display(description="balance")
+    def balance_display(self, obj):
+        return minor_units(obj.balance, obj.currency)
 
     @admin.display(description="last re-auth token")
     def reauth_token(self, obj):
@@ -360,58 +385,63 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
         when = f", minted {timezone.localtime(minted):%Y-%m-%d %H:%M}" if minted else ""
         return f"fingerprint {obj.reauth_code}{when}"
 
-    # --- actions: confirm, call a rule per account, report per account, log per account ---
-
-    @admin.action(description="Fetch a fresh re-auth token", permissions=["change"])
-    def fetch_reauth_token_action(self, request, queryset):
-        deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)  # one budget for the whole click
-
-        def act(account):
-            change = rules.fetch_reauth_token(mono_account_id=account.mono_account_id, deadline=deadline)
-            account.refresh_from_db(fields=["reauth_code"])
-            fingerprint = account.reauth_code
-            return messages.SUCCESS, f"Fetched a re-auth token: {change}" + (
-                f" (fingerprint {fingerprint})" if fingerprint else ""
-            )
-
-        return self._confirmed_action(request, queryset, "fetch_reauth_token_action", act)
-
-    @admin.action(description="Clear re-auth flag (with a reason)", permissions=["change"])
-    def clear_reauth_flag_action(self, request, queryset):
-        form = ClearReasonForm(request.POST if request.POST.get("post") == "yes" else None)
-        if not form.is_valid():
-            return self._confirmation_page(request, queryset, "clear_reauth_flag_action", form)
-        reason = form.cleaned_data["reason"]
-
-        def act(account):
-            change = rules.clear_reauth_flag(mono_account_id=account.mono_account_id, reason=reason)
-            return messages.SUCCESS, f"Cleared the re-auth flag: {change}. Reason: {reason}"
-
-        return self._run(request, queryset, act)
+    # --- actions: confirm, then one summary message for the whole selection ---
 
     @admin.action(description="Refresh details from Mono", permissions=["change"])
     def refresh_details_action(self, request, queryset):
-        deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)  # one budget for the whole click
+        accounts = self._selected(request, queryset)
+        if accounts is None:
+            return None
+        # Queued, not called here: the worker calls Mono with its own deadline and retries, and staff
+        # get the page back at once. The jobs commit together or not at all (one waiting per account).
+        with transaction.atomic():
+            for account in accounts:
+                tasks.queue_refresh(mono_account_id=account.mono_account_id)
+                self.log_change(request, account, "Queued a refresh of the details from Mono")
+        self.message_user(request, f"Queued a refresh for {count_noun(len(accounts), 'account')}.", messages.SUCCESS)
+        return None
 
-        def act(account):
-            change = rules.refresh_details(mono_account_id=account.mono_account_id, deadline=deadline)
-            return messages.SUCCESS, f"Refreshed details from Mono: {change}"
+    @admin.action(description="Clear the re-auth flag (with a reason)", permissions=["change"])
+    def clear_reauth_flag_action(self, request, queryset):
+        form = ClearReasonForm(request.POST if request.POST.get("post") == "yes" else None)
+        if not form.is_valid():
+            return self._confirmation_page(
+                request, queryset, "clear_reauth_flag_action", form, confirm_label="Clear the flag", dangerous=True
+            )
+        reason = form.cleaned_data["reason"]
+        accounts = self._selected(request, queryset)
+        if accounts is None:
+            return None
+        cleared = 0
+        for account in accounts:
+            try:
+                change = rules.clear_reauth_flag(mono_account_id=account.mono_account_id, reason=reason)
+            except rules.UnknownAccount:
+                continue
+            if change == rules.Change.APPLIED:
+                cleared += 1
+                self.log_change(request, account, f"Cleared the re-auth flag. Reason: {reason}")
+        text = f"Cleared the flag on {count_noun(cleared, 'account')}"
+        if len(accounts) > cleared:
+            not_flagged = len(accounts) - cleared
+            text += f"; {count_noun(not_flagged, 'other was', 'others were')} not flagged"
+        self.message_user(request, f"{text}.", messages.SUCCESS if cleared else messages.WARNING)
+        return None
 
-        return self._confirmed_action(request, queryset, "refresh_details_action", act)
-
-    def _confirmed_action(self, request, queryset, action: str, act: Callable):
-        if request.POST.get("post") != "yes":
-            return self._confirmation_page(request, queryset, action)
-        return self._run(request, queryset, act)
-
-    def _confirmation_page(self, request, queryset, action: str, form: forms.Form | None = None):
+    def _selected(self, request, queryset) -> list[LinkedAccount] | None:
         accounts = list(queryset.select_related("user")[: MAX_ACCOUNTS_PER_ACTION + 1])
         if len(accounts) > MAX_ACCOUNTS_PER_ACTION:
             self.message_user(
-                request,
-                f"Select at most {MAX_ACCOUNTS_PER_ACTION} accounts: each one is a call to Mono.",
-                messages.WARNING,
+                request, f"Select at most {MAX_ACCOUNTS_PER_ACTION} accounts at a time.", messages.WARNING
             )
+            return None
+        return accounts
+
+    def _confirmation_page(
+        self, request, queryset, action: str, form: forms.Form | None = None, *, confirm_label: str, dangerous=False
+    ):
+        accounts = self._selected(request, queryset)
+        if accounts is None:
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -424,30 +454,11 @@ class LinkedAccountAdmin(FastListMixin, admin.ModelAdmin):
             "select_across": request.POST.get("select_across", "0"),
             "index": request.POST.get("index", "0"),
             "form": form,
+            "dangerous": dangerous,  # a red button only for what cannot be undone by a click
+            "confirm_label": confirm_label,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/accounts/linkedaccount/action_confirmation.html", context)
-
-    def _run(self, request, queryset, act: Callable) -> None:
-        accounts = list(queryset[: MAX_ACCOUNTS_PER_ACTION + 1])
-        if len(accounts) > MAX_ACCOUNTS_PER_ACTION:
-            self.message_user(request, f"Select at most {MAX_ACCOUNTS_PER_ACTION} accounts.", messages.WARNING)
-            return
-        for account in accounts:
-            try:
-                level, text = act(account)
-            except MonoError as exc:
-                # Safe for staff by contract (monolink.mono.types): never a key or a token.
-                self.message_user(
-                    request, f"{account}: Mono refused: {type(exc).__name__}: {exc.user_message}", messages.ERROR
-                )
-                self.log_change(request, account, f"Action failed: {type(exc).__name__}")
-                continue
-            except rules.UnknownAccount:
-                self.message_user(request, f"{account}: no longer exists.", messages.ERROR)
-                continue
-            self.message_user(request, f"{account}: {text}", level)
-            self.log_change(request, account, text)
 
 
 @admin.register(LinkAttempt)

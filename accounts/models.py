@@ -12,6 +12,10 @@ from django.utils import timezone
 class User(AbstractUser):
     """The project's user, custom from the first migration so it can grow without a rewrite."""
 
+    # The newest reconnection the dashboard has told this user about ("Access Bank reconnected"),
+    # so each notice shows once, on whichever device the user opens next.
+    reconnections_seen_at = models.DateTimeField(null=True, blank=True)
+
 
 class LinkedAccountQuerySet(models.QuerySet):
     def for_user(self, user) -> LinkedAccountQuerySet:
@@ -41,12 +45,12 @@ class LinkedAccount(models.Model):
         UNLINKED = "unlinked", "Unlinked"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="linked_accounts")
-    mono_account_id = models.CharField(max_length=64, unique=True)
-    institution_name = models.CharField(max_length=128, blank=True)
-    institution_type = models.CharField(max_length=64, blank=True)
-    institution_bank_code = models.CharField(max_length=16, blank=True)
+    mono_account_id = models.CharField("Mono account id", max_length=64, unique=True)
+    institution_name = models.CharField("bank", max_length=128, blank=True)
+    institution_type = models.CharField("bank type", max_length=64, blank=True)
+    institution_bank_code = models.CharField("bank code", max_length=16, blank=True)
     account_name = models.CharField(max_length=255, blank=True)
-    account_number_masked = models.CharField(max_length=32, blank=True)
+    account_number_masked = models.CharField("number", max_length=32, blank=True)
     account_type = models.CharField(max_length=64, blank=True)
     currency = models.CharField(max_length=8, blank=True)
     balance = models.BigIntegerField(null=True, blank=True, help_text="Minor units (kobo).")
@@ -64,30 +68,33 @@ class LinkedAccount(models.Model):
         help_text="Fingerprint (SHA-256 prefix) of the last re-auth token minted; never the token itself.",
     )
     reauth_code_issued_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the last re-auth token was minted (it lives 10 minutes)."
+        "token issued", null=True, blank=True, help_text="When the last re-auth token was minted (it lives 10 minutes)."
     )
-    reauth_requested_at = models.DateTimeField(null=True, blank=True)
+    reauth_requested_at = models.DateTimeField("flagged", null=True, blank=True)
     reauth_submitted_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the user last finished the widget; awaiting Mono's confirmation."
+        "user finished the widget",
+        null=True,
+        blank=True,
+        help_text="When the user last finished the widget; awaiting Mono's confirmation.",
     )
-    reauth_completed_at = models.DateTimeField(null=True, blank=True)
+    reauth_completed_at = models.DateTimeField("reconnected", null=True, blank=True)
     # The latest Notification sent for the current flag (accounts.rules.record_notification keeps it).
     reauth_notified_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the user was last emailed about the current flag."
+        "user emailed", null=True, blank=True, help_text="When the user was last emailed about the current flag."
     )
-    unlinked_at = models.DateTimeField(null=True, blank=True)
+    unlinked_at = models.DateTimeField("unlinked", null=True, blank=True)
     # Mono's timestamp of the last re-auth state event applied (flag, re-authorised, unlinked):
     # an older event must not undo newer state.
-    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField("last Mono event", null=True, blank=True)
     # Mono's timestamp of the account details stored, so a late account_updated cannot roll them back.
-    details_as_of = models.DateTimeField(null=True, blank=True)
+    details_as_of = models.DateTimeField("details as of", null=True, blank=True)
     # When we last received details from Mono or queued a fetch for them: the reconciler refreshes
     # an account once this is older than DETAILS_MAX_AGE (a lost refresh is retried the next day).
     # A database default, so bulk loads that name their columns (bench/) get one too.
     details_checked_at = models.DateTimeField(db_default=Now())
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("linked", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     objects = LinkedAccountQuerySet.as_manager()
 
@@ -107,6 +114,20 @@ class LinkedAccount(models.Model):
                 name="linkedaccount_awaiting_idx",
                 condition=models.Q(reauth_required=True, unlinked_at__isnull=True),
             ),
+            # The staff overview's flagged accounts by bank: an index-only scan of the flagged rows.
+            models.Index(
+                fields=["institution_name"],
+                name="linkedaccount_flagged_bank_idx",
+                condition=models.Q(reauth_required=True, unlinked_at__isnull=True),
+            ),
+            # Reconnections by time: /metrics counts a recent range of it (bench/metrics_scrape.py) and
+            # the staff overview reads the latest ones with their flag times for the median (both
+            # index-only scans, never the table).
+            models.Index(
+                fields=["reauth_completed_at", "reauth_requested_at"],
+                name="linkedaccount_reconnected_idx",
+                condition=models.Q(reauth_completed_at__isnull=False),
+            ),
             # The admin's data-status filter on a rare value such as FAILED (121 ms -> 1.3 ms at 1M).
             models.Index(fields=["data_status"], name="linkedaccount_data_status_idx"),
             # The reconciler's oldest-details-first batch of refreshes.
@@ -114,13 +135,6 @@ class LinkedAccount(models.Model):
                 fields=["details_checked_at"],
                 name="linkedaccount_details_due_idx",
                 condition=models.Q(unlinked_at__isnull=True),
-            ),
-            # /metrics: accounts reconnected lately, counted over a range of this, never the table
-            # (bench/metrics_scrape.py).
-            models.Index(
-                fields=["reauth_completed_at"],
-                name="linkedaccount_reconnected_idx",
-                condition=models.Q(reauth_completed_at__isnull=False),
             ),
         ]
 
@@ -235,3 +249,22 @@ class Notification(models.Model):
     @property
     def kind(self) -> str:
         return "First email" if self.step == 0 else f"Reminder {self.step}"
+
+
+class PasswordResetRequest(models.Model):
+    """One "forgot password" request, kept a day for the throttle (accounts.throttles): in the
+    database, so every app server counts the same requests. The email is stored as a digest only."""
+
+    email_digest = models.CharField(max_length=64)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email_digest", "requested_at"], name="pwreset_email_idx"),
+            models.Index(fields=["ip", "requested_at"], name="pwreset_ip_idx"),
+            models.Index(fields=["requested_at"], name="pwreset_requested_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"password reset request at {self.requested_at:%Y-%m-%d %H:%M}"

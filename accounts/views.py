@@ -21,8 +21,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from monolink.mono import Deadline
+from monolink.security import client_ip
 
-from . import rules, tasks
+from . import rules, tasks, throttles
 from .forms import CodeForm, LinkForm
 from .models import LinkAttempt, LinkedAccount
 from .reauth_cards import reauth_card
@@ -52,6 +53,24 @@ class SignInView(auth_views.LoginView):
         return target
 
 
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset flow and email, with a throttle and the link built from SITE_URL (a Host
+    header is the client's to forge, and the email must point at the real site)."""
+
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def form_valid(self, form):
+        # The client behind our proxy, as django-axes counts it: the proxy's own address would make
+        # one per-IP count for everyone.
+        ip = client_ip(self.request)
+        if not throttles.allow_password_reset(email=form.cleaned_data["email"], ip=ip):
+            form.add_error(None, "Too many reset requests. Nothing was sent: wait an hour, then try again.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        self.extra_email_context = {"site_url": settings.SITE_URL}
+        return super().form_valid(form)
+
+
 def _widget_context(response: HttpResponse) -> HttpResponse:
     """Allow the Connect script's origin on the pages that load it.
 
@@ -72,10 +91,11 @@ def _public_key() -> str:
 @login_required
 @require_GET
 def dashboard(request):
-    accounts = LinkedAccount.objects.for_user(request.user).order_by("unlinked_at", "institution_name", "id")
+    accounts = list(LinkedAccount.objects.for_user(request.user).order_by("unlinked_at", "institution_name", "id"))
     context = {
         "accounts": accounts,
         "link_attempts": LinkAttempt.objects.for_user(request.user).on_dashboard(),
+        "reconnected": rules.take_reconnection_notices(user=request.user, accounts=accounts),
         "connect_js_url": settings.MONO_CONNECT_JS_URL,
         "public_key": _public_key(),
     }

@@ -1,1 +1,1 @@
-"""Benchmarks: `python bench/run.py` prints the throughput/latency table (see README)."""
+"""Benchmarks: `python bench/run.py` prints the throughput/latency table (see docs/benchmarks.md)."""

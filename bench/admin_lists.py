@@ -1,4 +1,5 @@
-"""How the staff admin lists scale: render time and SQL queries at 1,000 and at 1,000,000 rows.
+"""How the staff admin lists and the overview scale: render time, SQL time and queries at 1,000 and
+1,000,000 rows.
 
     .venv/bin/python bench/admin_lists.py [--database-url postgres://postgres@127.0.0.1:5432/monolink_bench_admin]
                                           [--sizes 1000,1000000] [--reps 7] [--drop]
@@ -38,6 +39,8 @@ EVENTS = [
     "mono.events.account_unlinked",
 ]
 FLAGGED = "(CASE WHEN g <= 1000 THEN g %% 10 = 0 ELSE g > 10000 AND g %% 100 = 0 END)"
+# Reconnected within the last 30 days (for the overview's median): 1 in 7 of the accounts not flagged.
+RECONNECTED = "CASE WHEN g %% 7 = 3 THEN now() - (g %% 43200) * interval '1 minute' END"
 FAILED = "(CASE WHEN g <= 1000 THEN g %% 10 = 0 ELSE g %% 50 = 0 END)"
 LISTS = [
     ("accounts: flagged", "/admin/accounts/linkedaccount/?reauth_state=flagged"),
@@ -45,8 +48,13 @@ LISTS = [
     ("accounts: awaiting", "/admin/accounts/linkedaccount/?reauth_state=awaiting"),
     ("accounts: data FAILED", "/admin/accounts/linkedaccount/?data_status=FAILED"),
     ("accounts: search by id", "/admin/accounts/linkedaccount/?q={middle_account}"),
+    ("accounts: search name part", "/admin/accounts/linkedaccount/?q={middle_number}"),
+    ("accounts: search number end", "/admin/accounts/linkedaccount/?q=4321"),
+    ("accounts: search username", "/admin/accounts/linkedaccount/?q=bench-user-{middle_user}"),
     ("deliveries: all", "/admin/webhooks/webhookevent/"),
-    ("deliveries: failed", "/admin/webhooks/webhookevent/?status__exact=failed"),
+    ("deliveries: failed", "/admin/webhooks/webhookevent/?status=failed"),
+    ("deliveries: failed+invalid", "/admin/webhooks/webhookevent/?status=problem"),
+    ("admin index: overview", "/admin/"),
 ]
 
 
@@ -109,9 +117,11 @@ def seed(cursor, start: int, stop: int) -> None:
                    'BENCH ACCOUNT ' || g, '******' || lpad((g %% 10000)::text, 4, '0'), 'SAVINGS_ACCOUNT', 'NGN',
                    g * 100, CASE WHEN g %% 97 = 0 THEN 'FAILED' ELSE 'AVAILABLE' END, 'internet_banking',
                    {FLAGGED}, NULL, NULL,
-                   CASE WHEN {FLAGGED} THEN now() - (g %% 100000) * interval '1 minute' END,
+                   CASE WHEN {FLAGGED} THEN now() - (g %% 100000) * interval '1 minute'
+                        WHEN g %% 7 = 3 THEN now() - (g %% 43200 + 1 + g %% 2880) * interval '1 minute' END,
                    CASE WHEN g %% 500 = 0 THEN now() - interval '1 minute' END,
-                   NULL, NULL,
+                   {RECONNECTED},
+                   CASE WHEN {FLAGGED} AND g %% 3 = 0 THEN now() - (g %% 1440) * interval '1 minute' END,
                    CASE WHEN g %% 250 = 7 THEN now() - interval '1 day' END,
                    NULL, NULL, now(), now()
             FROM generate_series(%s, %s) g
@@ -150,14 +160,16 @@ def render(client, url: str, reps: int) -> tuple[float, list[float], int, int]:
     cold = (time.perf_counter() - t0) * 1000
     if response.status_code != 200:
         raise SystemExit(f"{url} answered {response.status_code}")
-    times = []
+    times, sql = [], []
     for _ in range(reps):
         with CaptureQueriesContext(connection) as ctx:
             t0 = time.perf_counter()
             response = client.get(url)
             times.append((time.perf_counter() - t0) * 1000)
+        sql.append(sum(float(q["time"]) for q in ctx.captured_queries) * 1000)  # the database's share
         assert response.status_code == 200
-    return cold, times, len(ctx.captured_queries), len(response.context["cl"].result_list)
+    shown = len(response.context["cl"].result_list) if "cl" in response.context else 0  # the index has no list
+    return cold, times, len(ctx.captured_queries), shown, statistics.median(sql)
 
 
 def main() -> None:
@@ -166,6 +178,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,1000000", help="row counts, ascending (default 1000,1000000)")
     parser.add_argument("--reps", type=int, default=11)
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the rows a previous run left (one size, no seeding)"
+    )
     parser.add_argument("--force", action="store_true", help="allow a database not named monolink_bench*")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -192,30 +207,40 @@ def main() -> None:
     started = time.perf_counter()
     print("migrating ...", flush=True)
     call_command("migrate", verbosity=0)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE webhooks_webhookevent, accounts_linkedaccount, accounts_user, django_admin_log, "
-            "django_session RESTART IDENTITY CASCADE"
-        )
+    from accounts.models import LinkedAccount
+
+    if args.reuse:
+        sizes = [LinkedAccount.objects.count()]
+        User.objects.filter(username="bench-admin").delete()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE webhooks_webhookevent, accounts_linkedaccount, accounts_user, django_admin_log, "
+                "django_session RESTART IDENTITY CASCADE"
+            )
     admin = User.objects.create_superuser("bench-admin", "bench-admin@example.com", "unused-password-0123456789")
     client = Client()
     client.force_login(admin)
 
-    results: dict[str, dict[int, tuple[float, float, int, int, float]]] = {label: {} for label, _ in LISTS}
+    results: dict[str, dict[int, tuple[float, float, int, int, float, float]]] = {label: {} for label, _ in LISTS}
     seeded = 0
     for size in sizes:
-        print(f"seeding to {size:,} accounts and {size:,} deliveries ...", flush=True)
+        if not args.reuse:
+            print(f"seeding to {size:,} accounts and {size:,} deliveries ...", flush=True)
+            with connection.cursor() as cursor:
+                seed(cursor, seeded + 1, size)
         with connection.cursor() as cursor:
-            seed(cursor, seeded + 1, size)
             print("  VACUUM ANALYZE ...", flush=True)
             cursor.execute("VACUUM ANALYZE accounts_user, accounts_linkedaccount, webhooks_webhookevent")
         seeded = size
         for label, url in LISTS:
-            url = url.format(middle_account=f"bench{size // 2:019d}")
-            cold, times, queries, shown = render(client, url, args.reps)
-            results[label][size] = (statistics.median(times), cold, queries, shown, min(times))
+            url = url.format(
+                middle_account=f"bench{size // 2:019d}", middle_number=size // 2 + 1, middle_user=size // 200
+            )
+            cold, times, queries, shown, sql_ms = render(client, url, args.reps)
+            results[label][size] = (statistics.median(times), cold, queries, shown, min(times), sql_ms)
             print(
-                f"  {label:<24} median {statistics.median(times):7.1f} ms, cold {cold:7.1f} ms, "
+                f"  {label:<27} median {statistics.median(times):7.1f} ms (SQL {sql_ms:.1f}), cold {cold:7.1f} ms, "
                 f"{queries} queries, {shown} rows on the page",
                 flush=True,
             )
@@ -224,26 +249,33 @@ def main() -> None:
     print()
     print(f"Admin list render times (Django test Client, superuser, {args.reps} reps after one cold render)")
     header = (
-        f"| {'list':<24} | {'table rows':>10} | {'on page':>7} | {'median ms':>9} | {'min ms':>6} "
-        f"| {'cold ms':>8} | {'queries':>7} |"
+        f"| {'list':<27} | {'table rows':>10} | {'on page':>7} | {'median ms':>9} | {'min ms':>6} "
+        f"| {'cold ms':>8} | {'queries':>7} | {'SQL ms':>6} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     for label, _url in LISTS:
         for size in sizes:
-            median, cold, queries, shown, fastest = results[label][size]
+            median, cold, queries, shown, fastest, sql_ms = results[label][size]
             print(
-                f"| {label:<24} | {size:>10,} | {shown:>7} | {median:>9.1f} | {fastest:>6.1f} "
-                f"| {cold:>8.1f} | {queries:>7} |"
+                f"| {label:<27} | {size:>10,} | {shown:>7} | {median:>9.1f} | {fastest:>6.1f} "
+                f"| {cold:>8.1f} | {queries:>7} | {sql_ms:>6.1f} |"
             )
     print()
+    if small == large:  # --reuse: one size, no ratio
+        _finish(args, name, started, connection)
+        return
     ratio_head = f"ratio {large:,}/{small:,} (median)"
-    print(f"| {'list':<24} | {ratio_head} | queries {small:,} → {large:,} |")
-    print(f"|{'-' * 26}|{'-' * (len(ratio_head) + 2)}|{'-' * (len(f'queries {small:,} → {large:,}') + 2)}|")
+    print(f"| {'list':<27} | {ratio_head} | queries {small:,} → {large:,} |")
+    print(f"|{'-' * 29}|{'-' * (len(ratio_head) + 2)}|{'-' * (len(f'queries {small:,} → {large:,}') + 2)}|")
     for label, _url in LISTS:
         ratio = results[label][large][0] / results[label][small][0]
         queries = f"{results[label][small][2]} → {results[label][large][2]}"
-        print(f"| {label:<24} | {ratio:>{len(ratio_head)}.2f} | {queries:<{len(f'queries {small:,} → {large:,}')}} |")
+        print(f"| {label:<27} | {ratio:>{len(ratio_head)}.2f} | {queries:<{len(f'queries {small:,} → {large:,}')}} |")
+    _finish(args, name, started, connection)
+
+
+def _finish(args, name: str, started: float, connection) -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\ntotal {time.perf_counter() - started:.0f} s; load average at the end {load} on {os.cpu_count()} CPUs")
     connection.close()

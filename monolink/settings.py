@@ -149,6 +149,8 @@ SESSION_COOKIE_AGE = int(env.float("SESSION_HOURS", default=12) * 3600)
 # The debug page and error reports hide every *_URL / DSN too (DATABASE_URL, EMAIL_URL hold passwords).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "monolink.security.ExceptionReporterFilter"
 
+# "Forgot password?": at most this many reset emails per address and per client IP in the window.
+PASSWORD_RESET_THROTTLE = {"per_email": 3, "per_ip": 10, "window": timedelta(hours=1)}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "accounts:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -157,6 +159,7 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="Africa/Lagos")
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["monolink.formats"]  # one date format everywhere, the admin included
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

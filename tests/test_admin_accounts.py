@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-import responses
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
@@ -112,7 +111,8 @@ def test_staff_with_change_permission_gets_the_actions(make_account, db):
     response = client.get(LIST_URL)
     choices = dict(response.context["action_form"].fields["action"].choices)
     assert "clear_reauth_flag_action" in choices
-    assert "fetch_reauth_token_action" in choices
+    assert "refresh_details_action" in choices
+    assert "fetch_reauth_token_action" not in choices  # tokens are minted when the user clicks Reconnect
 
 
 def test_nobody_adds_or_deletes_accounts_in_the_admin(admin_client, account):
@@ -123,16 +123,19 @@ def test_nobody_adds_or_deletes_accounts_in_the_admin(admin_client, account):
 # --- the list ------------------------------------------------------------------------------------
 
 
-def test_list_shows_user_institution_masked_number_state_badge_and_last_delivery(admin_client, make_account):
+def test_list_shows_user_bank_number_state_badge_and_last_delivery_in_words(admin_client, make_account):
     now = timezone.now()
     flagged = make_account(reauth_required=True, reauth_requested_at=now, data_status="AVAILABLE")
     make_delivery(flagged.mono_account_id, event="mono.events.reauthorisation_required")
     response = admin_client.get(LIST_URL)
     text = response.text
     assert "ada" in text and "GTBank" in text and flagged.account_number_masked in text
-    assert "Needs reconnecting" in text and "admin/img/icon-no.svg" in text
-    assert "reauthorisation_required (" in text
-    assert "AVAILABLE" in text
+    assert '<span class="badge badge-needs_reauth">Needs reconnecting</span>' in text
+    local = now.astimezone(timezone.get_current_timezone())
+    assert f'reauthorisation required<br><span class="quiet">{local:%-d %b %Y, %H:%M}</span>' in text
+    assert '<td class="field-data_status_label">Available</td>' in text
+    assert f'<span class="quiet">GTBank {flagged.account_number_masked}</span>' in text
+    assert "Account number masked" not in text and "Institution name" not in text
 
 
 def test_summary_counts_flagged_awaiting_and_failed_deliveries_and_links_to_the_lists(admin_client, make_account):
@@ -142,14 +145,15 @@ def test_summary_counts_flagged_awaiting_and_failed_deliveries_and_links_to_the_
     make_account(reauth_required=True, reauth_requested_at=now, unlinked_at=now)  # unlinked: not counted
     make_account()
     make_delivery("x", status=WebhookEvent.Status.FAILED, dedupe_key="f1")
+    make_delivery("", status=WebhookEvent.Status.INVALID, dedupe_key="i1")  # counted with failed
     old = make_delivery("x", status=WebhookEvent.Status.FAILED, dedupe_key="f2")
     WebhookEvent.objects.filter(pk=old.pk).update(received_at=now - timedelta(hours=25))
 
     summary = admin_client.get(LIST_URL).context["reauth_summary"]
-    assert (summary["flagged"], summary["awaiting"], summary["failed"]) == (2, 1, 1)
+    assert (summary["flagged"], summary["awaiting"], summary["failed"]) == (2, 1, 2)
     assert admin_client.get(summary["flagged_url"]).context["cl"].result_count == 2
     assert admin_client.get(summary["awaiting_url"]).context["cl"].result_count == 1
-    assert admin_client.get(summary["failed_url"]).context["cl"].result_count == 1
+    assert admin_client.get(summary["failed_url"]).context["cl"].result_count == 2
 
 
 @pytest.mark.parametrize(
@@ -179,17 +183,22 @@ def test_filters_narrow_the_list(admin_client, make_account, query, expected):
     assert shown == {accounts[name].pk for name in expected}
 
 
-def test_search_matches_exact_mono_id_username_or_email(admin_client, make_account, other_user):
-    mine = make_account()
-    theirs = make_account(user=other_user)
+def test_search_finds_partial_names_numbers_usernames_and_emails(admin_client, make_account, other_user):
+    mine = make_account(account_name="ADAEZE OKAFOR", account_number_masked="******4321")
+    theirs = make_account(user=other_user, account_name="BOLA ADAMS", account_number_masked="******9876")
 
     def found(term):
         return {obj.pk for obj in admin_client.get(LIST_URL, {"q": term}).context["cl"].result_list}
 
     assert found(theirs.mono_account_id) == {theirs.pk}
-    assert found("BOLA@example.com") == {theirs.pk}
-    assert found("ada") == {mine.pk}
-    assert found(mine.mono_account_id[:10]) == set()  # exact only, so the index serves it
+    assert found("BOLA@example") == {theirs.pk}
+    assert found("ada") == {mine.pk, theirs.pk}  # Ada's username and name, Bola's account name
+    assert found("okafor") == {mine.pk}
+    assert found("4321") == {mine.pk}
+    assert found("0123454321") == {mine.pk}  # a full number typed: the masked one keeps the last 4 digits
+    assert found("ada 9876") == {theirs.pk}  # every word must match
+    assert found('"bola adams"') == {theirs.pk}
+    assert found("nobody") == set()
 
 
 def test_flagged_list_is_newest_flag_first(admin_client, make_account):
@@ -245,27 +254,22 @@ def test_detail_page_has_no_save_buttons_because_nothing_is_edited_there(admin_c
 # --- actions ---------------------------------------------------------------------------------------
 
 
-def test_fetch_token_action_asks_for_confirmation_first_and_changes_nothing(admin_client, make_account, settings):
-    settings.MONO_REAUTH_MODE = "token"
+def test_clear_flag_asks_for_confirmation_first_and_changes_nothing(admin_client, make_account):
     account = make_account(reauth_required=True, reauth_requested_at=timezone.now())
-    response = post_action(admin_client, "fetch_reauth_token_action", [account])
+    response = post_action(admin_client, "clear_reauth_flag_action", [account])
     assert response.status_code == 200
-    assert "Are you sure" in response.text and account.mono_account_id in response.text
+    assert "for this account?" in response.text and account.mono_account_id in response.text
+    assert "dangerous" in response.text  # the one action with a red button: it overrides Mono
     account.refresh_from_db()
-    assert account.reauth_code is None
+    assert account.reauth_required is True
     assert not LogEntry.objects.exists()
 
 
-def test_fetch_token_action_confirmed_stores_a_token_reports_it_masked_and_logs_it(admin_client, make_account):
-    account = make_account(reauth_required=True, reauth_requested_at=timezone.now())
-    response = post_action(admin_client, "fetch_reauth_token_action", [account], post="yes")
-    assert response.status_code == 302
-    account.refresh_from_db()
-    assert account.reauth_code.startswith("sha256:")  # the sandbox minted one; only its fingerprint is kept
-    shown = [str(m) for m in admin_client.get(LIST_URL).context["messages"]]
-    assert len(shown) == 1 and "applied" in shown[0] and f"fingerprint {account.reauth_code}" in shown[0]
-    entry = LogEntry.objects.get()
-    assert entry.object_id == str(account.pk) and "Fetched a re-auth token" in entry.change_message
+def test_confirmation_counts_accounts_in_words_and_harmless_actions_get_a_neutral_button(admin_client, make_account):
+    accounts = [make_account() for _ in range(3)]
+    response = post_action(admin_client, "send_reauth_required", accounts)
+    assert "for these 3 accounts?" in response.text
+    assert "dangerous" not in response.text and "delete-confirmation" not in response.text
 
 
 def test_clear_flag_refuses_an_empty_reason(admin_client, make_account):
@@ -293,45 +297,33 @@ def test_clear_flag_with_a_reason_clears_through_the_rule_and_logs_the_reason(ad
     account.refresh_from_db()
     assert account.reauth_required is False and account.reauth_code is None
     shown = [str(m) for m in admin_client.get(LIST_URL).context["messages"]]
-    assert any(str(account) in m and "applied" in m for m in shown)
-    assert any(str(ok) in m and "unchanged" in m for m in shown)
+    assert shown == ["Cleared the flag on 1 account; 1 other was not flagged."]
     entries = {e.object_id: e.change_message for e in LogEntry.objects.all()}
-    assert "Bank confirmed by phone" in entries[str(account.pk)]
+    assert entries == {str(account.pk): "Cleared the re-auth flag. Reason: Bank confirmed by phone"}
 
 
-def test_refresh_details_action_stores_monos_details(admin_client, account):
-    post_action(admin_client, "refresh_details_action", [account], post="yes")
-    account.refresh_from_db()
-    assert account.data_status == "AVAILABLE" and account.currency == "NGN"
-    assert "Refreshed details from Mono: applied" in LogEntry.objects.get().change_message
-
-
-@responses.activate
-def test_a_mono_error_becomes_a_message_not_a_500(admin_client, make_account, settings):
-    settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
-    settings.MONO_SECRET_KEY = "test_sk_admin"
-    settings.MONO_API_BASE_URL = "https://api.mono.test"
-    settings.MONO_MAX_RETRIES = 0
-    account = make_account(reauth_required=True, reauth_requested_at=timezone.now())
-    responses.post(
-        f"https://api.mono.test/accounts/{account.mono_account_id}/reauthorise",
-        json={"message": "This account can not be re-authorised."},
-        status=400,
-    )
-    response = post_action(admin_client, "fetch_reauth_token_action", [account], post="yes")
-    assert response.status_code == 302
+def test_refresh_details_action_queues_one_refresh_per_account_and_says_so_once(
+    admin_client, make_account, django_capture_on_commit_callbacks
+):
+    accounts = [make_account() for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        response = post_action(admin_client, "refresh_details_action", accounts)
+    assert len(queued) == 3
+    assert response.status_code == 302  # no confirmation page: a refresh changes nothing staff set
     shown = [str(m) for m in admin_client.get(LIST_URL).context["messages"]]
-    assert len(shown) == 1 and "MonoCannotReauthorise" in shown[0] and "can't be reconnected" in shown[0]
-    assert "test_sk_admin" not in shown[0]
-    account.refresh_from_db()
-    assert account.reauth_code is None
-    assert "Action failed: MonoCannotReauthorise" in LogEntry.objects.get().change_message
+    assert shown == ["Queued a refresh for 3 accounts."]
+    # The test settings run a queued task right after commit: the sandbox's details are stored.
+    for account in accounts:
+        account.refresh_from_db()
+        assert account.data_status == "AVAILABLE" and account.currency == "NGN"
+    assert LogEntry.objects.count() == 3
 
 
 def test_actions_refuse_more_than_the_limit_at_once(admin_client, make_account):
     accounts = [make_account(reauth_required=True, reauth_requested_at=timezone.now()) for _ in range(101)]
     response = post_action(admin_client, "refresh_details_action", accounts)
     assert response.status_code == 302
+    assert not LogEntry.objects.exists()
     assert "at most 100" in str(next(iter(admin_client.get(LIST_URL).context["messages"])))
 
 

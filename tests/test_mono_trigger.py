@@ -157,3 +157,17 @@ def test_from_the_shell_bad_event_exits_nonzero_naming_the_choices():
     assert result.returncode != 0
     assert "reauthorisation_required" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_connection_error_names_the_url_option(closed_port_url):
+    with pytest.raises(CommandError, match=r"give its endpoint with --url"):
+        trigger("account_reauthorized", "--account", ACCOUNT, "--url", closed_port_url)
+
+
+def test_default_url_follows_site_url(receiver, settings):
+    settings.SITE_URL = receiver.url.removesuffix("/webhooks/mono/")  # e.g. PORT=8001 ./dev run
+
+    output = trigger("account_reauthorized", "--account", ACCOUNT)
+
+    assert f"POST {settings.SITE_URL}/webhooks/mono/" in output
+    assert [r["path"] for r in receiver.received] == ["/webhooks/mono/"]

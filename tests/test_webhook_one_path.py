@@ -203,7 +203,7 @@ def imported_modules(folder: str) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize(
     ("folder", "forbidden"),
-    [("accounts", ("webhooks",)), ("monolink/mono", ("accounts", "webhooks"))],
+    [("accounts", ("webhooks",)), ("monolink", ("webhooks",)), ("monolink/mono", ("accounts", "webhooks"))],
 )
 def test_imports_run_downhill_webhooks_then_accounts_then_monolink(folder, forbidden):
     offenders = {

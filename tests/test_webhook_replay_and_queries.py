@@ -85,6 +85,11 @@ def test_replay_needs_a_selection_and_a_valid_time(db):
     assert replay("--status", "failed") == "Nothing to replay.\n"
 
 
+def test_replay_of_an_id_that_does_not_exist_fails(db):
+    with pytest.raises(CommandError, match="Nothing matched"):  # exit status 1 for a script
+        replay("--id", "999")
+
+
 def test_replay_dry_run_changes_nothing(db):
     post(raw("sync_failed.v1"))
 
@@ -105,7 +110,9 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVE
 @pytest.fixture
 def procrastinate_jobs():
     """Procrastinate's job table is not a managed model, so the test database flush leaves its rows
-    behind for the next test: remove the ones this test queued."""
+    behind: start from an empty table (an earlier test's job is not this test's), and remove the
+    ones this test queued."""
+    ProcrastinateJob.objects.all().delete()
     yield
     ProcrastinateJob.objects.all().delete()
 

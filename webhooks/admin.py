@@ -11,6 +11,7 @@ deliveries, the failed-delivery count, the sandbox demo action), so accounts nev
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from accounts import admin as accounts_admin
 from accounts.admin import FastListMixin
 from accounts.models import LinkedAccount
 from monolink.mono import events, payloads
+from monolink.text import count_noun, event_label, when
 
 from . import pipeline
 from .models import WebhookEvent
@@ -65,16 +67,31 @@ class ReceivedFilter(admin.SimpleListFilter):
         return queryset.filter(received_at__gte=timezone.now() - period[1]) if period else queryset
 
 
+class StatusFilter(admin.SimpleListFilter):
+    """The stored statuses, plus "failed or invalid": both are deliveries staff have to look at."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("problem", "Failed or invalid"), *WebhookEvent.Status.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() == "problem":
+            return queryset.filter(status__in=WebhookEvent.PROBLEM_STATUSES)
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
 def _pretty_json(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
-    list_display = ["received_at", "event", "account", "status", "attempts", "short_error"]
-    list_display_links = ["received_at"]
-    sortable_by = ["received_at"]  # the only indexed column: others would sort a million rows
-    list_filter = [EventFilter, "status", ReceivedFilter]
+    list_display = ["received", "event_name", "account", "status_badge", "attempts", "short_error"]
+    list_display_links = ["received"]
+    sortable_by = ["received"]  # the only indexed column: others would sort a million rows
+    list_filter = [EventFilter, StatusFilter, ReceivedFilter]
     # Exact matches: served by the mono_account_id and event_id indexes.
     search_fields = ["mono_account_id__exact", "event_id__exact"]
     search_help_text = "Exact Mono account id or event id."
@@ -122,6 +139,18 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj):
+        return when(obj.received_at)
+
+    @admin.display(description="event")
+    def event_name(self, obj):
+        return event_label(obj.event)
+
+    @admin.display(description="status")
+    def status_badge(self, obj):
+        return format_html('<span class="badge badge-{}">{}</span>', obj.status, obj.get_status_display())
+
     @admin.display(description="account", ordering="mono_account_id")
     def account(self, obj):
         if not obj.mono_account_id:
@@ -130,9 +159,15 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         url = reverse("admin:accounts_linkedaccount_changelist") + "?" + urlencode({"q": obj.mono_account_id})
         return format_html('<a href="{}">{}</a>', url, obj.mono_account_id)
 
-    @admin.display(description="error")
+    @admin.display(description="error", empty_value="")
     def short_error(self, obj):
-        return Truncator(obj.error).chars(80) if obj.error else ""
+        if not obj.error:
+            return ""
+        # The first line is the exception and its message; the full text is on the delivery's page.
+        first_line = obj.error.strip().splitlines()[0]
+        return format_html(
+            '<span class="error-excerpt" title="{}">{}</span>', first_line, Truncator(first_line).chars(70)
+        )
 
     @admin.display(description="body")
     def body_pre(self, obj):
@@ -156,16 +191,21 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         if len(events) > MAX_EVENTS_PER_REPROCESS:
             self.message_user(request, f"Select at most {MAX_EVENTS_PER_REPROCESS} deliveries.", messages.WARNING)
             return
+        outcomes = Counter()
+        problems = []
         for event in events:
             outcome = pipeline.reprocess(event)
             row = outcome.event or event
-            ok = 200 <= outcome.http_status < 300
-            self.message_user(
-                request,
-                f"{event}: {outcome.detail} (status now {row.get_status_display()})",
-                messages.SUCCESS if ok else messages.ERROR,
-            )
+            outcomes[row.get_status_display().lower()] += 1
+            if not 200 <= outcome.http_status < 300:
+                problems.append(f"#{event.pk}: {outcome.detail}")
             self.log_change(request, event, f"Reprocessed: {outcome.detail}")
+        # One message for the selection, however many rows: "Reprocessed 15 deliveries: 13 processed, 2 failed."
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items()))
+        text = f"Reprocessed {count_noun(len(events), 'delivery', 'deliveries')}: {summary}."
+        if problems:
+            text += " " + "; ".join(problems[:5]) + (f" and {len(problems) - 5} more." if len(problems) > 5 else ".")
+        self.message_user(request, text, messages.ERROR if problems else messages.SUCCESS)
 
 
 class LinkedAccountAdmin(accounts_admin.LinkedAccountAdmin):
@@ -197,15 +237,15 @@ class LinkedAccountAdmin(accounts_admin.LinkedAccountAdmin):
         return actions
 
     def _summary(self) -> dict:
-        """Adds the failed deliveries of the last 24 h, from WebhookEvent's (status, received_at) index."""
+        """Adds the failed or invalid deliveries of the last 24 h, from WebhookEvent's (status, received_at) index."""
         failed = WebhookEvent.objects.filter(
-            status=WebhookEvent.Status.FAILED, received_at__gte=timezone.now() - timedelta(hours=24)
+            status__in=WebhookEvent.PROBLEM_STATUSES, received_at__gte=timezone.now() - timedelta(hours=24)
         ).count()
         deliveries_url = reverse("admin:webhooks_webhookevent_changelist")
         return {
             **super()._summary(),
             "failed": failed,
-            "failed_url": f"{deliveries_url}?{urlencode({'status__exact': 'failed', 'received': '24h'})}",
+            "failed_url": f"{deliveries_url}?{urlencode({'status': 'problem', 'received': '24h'})}",
         }
 
     @admin.display(description="last delivery")
@@ -213,8 +253,7 @@ class LinkedAccountAdmin(accounts_admin.LinkedAccountAdmin):
         event = getattr(obj, "last_delivery_event", None)
         if not event:
             return "-"
-        received = timezone.localtime(obj.last_delivery_at).strftime("%Y-%m-%d %H:%M")
-        return f"{events.short(event)} ({received})"
+        return format_html('{}<br><span class="quiet">{}</span>', event_label(event), when(obj.last_delivery_at))
 
     @admin.display(description="last 20 deliveries for this account")
     def recent_deliveries(self, obj):
@@ -227,12 +266,14 @@ class LinkedAccountAdmin(accounts_admin.LinkedAccountAdmin):
             return "No deliveries for this account."
         cells = format_html_join(
             "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            '<tr><td><a href="{}">{}</a></td><td>{}</td>'
+            '<td><span class="badge badge-{}">{}</span></td><td>{}</td></tr>',
             (
                 (
                     reverse("admin:webhooks_webhookevent_change", args=[e.pk]),
-                    timezone.localtime(e.received_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    e.event,
+                    when(e.received_at),
+                    event_label(e.event),
+                    e.status,
                     e.get_status_display(),
                     e.attempts,
                 )
@@ -240,7 +281,7 @@ class LinkedAccountAdmin(accounts_admin.LinkedAccountAdmin):
             ),
         )
         return format_html(
-            "<table><thead><tr><th>received</th><th>event</th><th>status</th><th>attempts</th></tr></thead>"
+            "<table><thead><tr><th>received</th><th>event</th><th>status</th><th>tries</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             cells,
         )
@@ -250,19 +291,29 @@ class LinkedAccountAdmin(accounts_admin.LinkedAccountAdmin):
         if not settings.MONO_SANDBOX:
             self.message_user(request, "Only available in sandbox mode.", messages.ERROR)
             return None
-
-        def act(account):
+        if request.POST.get("post") != "yes":
+            return self._confirmation_page(request, queryset, "send_reauth_required", confirm_label="Send it")
+        accounts = self._selected(request, queryset)
+        if accounts is None:
+            return None
+        # receive() trusts its caller to have checked the secret (the HTTP view does); staff are the caller here.
+        headers = {"content-type": "application/json", "user-agent": "monolink-admin (sandbox demo)"}
+        refused = []
+        for account in accounts:
             body = json.dumps(payloads.reauthorisation_required(account.mono_account_id)).encode()
-            # receive() trusts its caller to have checked the secret (the HTTP view does); staff are the caller here.
-            headers = {"content-type": "application/json", "user-agent": "monolink-admin (sandbox demo)"}
             outcome = pipeline.receive(body=body, headers=headers, remote_ip=None)
-            level = messages.SUCCESS if 200 <= outcome.http_status < 300 else messages.ERROR
-            return level, (
-                f"Sent reauthorisation_required through the webhook pipeline: HTTP {outcome.http_status}. "
-                f"{outcome.detail}"
-            )
-
-        return self._confirmed_action(request, queryset, "send_reauth_required", act)
+            if 200 <= outcome.http_status < 300:
+                self.log_change(request, account, "Sent reauthorisation_required through the webhook pipeline")
+            else:
+                refused.append(f"{account} ({outcome.detail})")
+        sent = len(accounts) - len(refused)
+        self.message_user(
+            request,
+            f"Sent reauthorisation_required for {count_noun(sent, 'account')} through the webhook endpoint's pipeline."
+            + (f" Not accepted: {'; '.join(refused)}." if refused else ""),
+            messages.ERROR if refused else messages.SUCCESS,
+        )
+        return None
 
 
 # Over accounts' own registration (accounts is listed before webhooks in INSTALLED_APPS).

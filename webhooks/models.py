@@ -16,6 +16,9 @@ class WebhookEvent(models.Model):
         FAILED = "failed", "Failed"
         INVALID = "invalid", "Invalid"
 
+    # What staff count as a failed delivery: a handler fault, or a body we could not read.
+    PROBLEM_STATUSES = (Status.FAILED, Status.INVALID)
+
     event = models.CharField(max_length=128, blank=True)
     mono_account_id = models.CharField(max_length=64, blank=True, db_index=True)
     event_id = models.CharField(max_length=128, blank=True)
@@ -42,3 +45,23 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event or '(no event)'} #{self.pk}"
+
+
+class DailyEventCount(models.Model):
+    """How many deliveries of one event arrived on one day (the site's local day), up to an instant.
+
+    The staff overview's per-day chart reads these instead of re-counting a month of the delivery log
+    on every view (a million rows at scale): `count` covers deliveries received before
+    `counted_until` (the day's end once the day is over). Filled and advanced by webhooks.overview.
+    """
+
+    day = models.DateField()
+    event = models.CharField(max_length=128)
+    count = models.PositiveIntegerField()
+    counted_until = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "event"], name="dailyeventcount_day_event_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.event}: {self.count}"

@@ -7,10 +7,14 @@ import os
 import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 from monolink.mono import payloads
 
-DEFAULT_URL = "http://127.0.0.1:8000/webhooks/mono/"
+
+def default_url() -> str:
+    """This site's own endpoint at SITE_URL, which `./dev run` keeps in step with PORT."""
+    return settings.SITE_URL + reverse("webhooks:mono")
 
 
 class Command(BaseCommand):
@@ -24,7 +28,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("event", help=f"one of: {', '.join(payloads.BUILDERS)} (or mono.events.<name>)")
         parser.add_argument("--account", required=True, help="the Mono account id the event is about")
-        parser.add_argument("--url", default=DEFAULT_URL, help=f"the webhook endpoint (default: {DEFAULT_URL})")
+        parser.add_argument("--url", help="the webhook endpoint (default: SITE_URL + /webhooks/mono/)")
         parser.add_argument(
             "--secret",
             help="the webhook secret (default: $MONO_WEBHOOK_SECRET, else settings.MONO_WEBHOOK_SECRET)",
@@ -34,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the server")
 
     def handle(self, *args, event, account, url, secret, data_status, sync_status, timeout, **options):
+        url = url or default_url()
         try:
             name = payloads.short_name(event)
         except KeyError as exc:
@@ -61,7 +66,8 @@ class Command(BaseCommand):
             )
         except requests.ConnectionError:
             raise CommandError(
-                f"Could not connect to {url}: is the server running? (start it with ./dev run)"
+                f"Could not connect to {url}: is the server running? Start it with ./dev run, or give its "
+                "endpoint with --url (e.g. --url http://127.0.0.1:8001/webhooks/mono/)."
             ) from None
         except requests.Timeout:
             raise CommandError(f"{url} did not answer within {timeout:g}s.") from None

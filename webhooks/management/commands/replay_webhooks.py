@@ -54,6 +54,8 @@ class Command(BaseCommand):
         pks = list(rows.order_by("received_at", "id").values_list("pk", flat=True))
         total = len(pks)
         if not total:
+            if ids:  # an id the caller named and we could not find is an error a script must see
+                raise CommandError("Nothing matched: no delivery with the given --id (and filters).")
             self.stdout.write("Nothing to replay.")
             return
         self.stdout.write(

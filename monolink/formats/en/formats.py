@@ -1,0 +1,1 @@
+from ..en_GB.formats import *  # noqa: F403  (the same formats when the locale is plain "en")
