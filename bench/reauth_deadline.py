@@ -85,22 +85,24 @@ class Site:
             [sys.executable, "-m", "gunicorn", "--workers=4", "--max-requests=0"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,  # the app's JSON log lines: a worker timeout shows there
+            stderr=subprocess.STDOUT,
             text=True,
         )
         for _ in range(100):
             try:
-                requests.get(self.url + "/accounts/login/", timeout=1)
+                requests.get(self.url + "/accounts/login/", timeout=10)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading the app
                 time.sleep(0.1)
         raise SystemExit("gunicorn did not start")
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
-        _out, err = self.process.communicate(timeout=40)
-        return err
+        out, _ = self.process.communicate(timeout=40)
+        if os.environ.get("BENCH_VERBOSE"):
+            print(out[-5000:])
+        return out
 
 
 def sign_in(url: str) -> dict[str, str]:
@@ -111,7 +113,11 @@ def sign_in(url: str) -> dict[str, str]:
     answer = requests.post(
         url + "/accounts/login/",
         data={"username": "bench", "password": "bench-password-12345", "csrfmiddlewaretoken": csrf},
-        headers={**https, "Cookie": f"csrftoken={csrf}", "Referer": "https://127.0.0.1/accounts/login/"},
+        headers={
+            **https,
+            "Cookie": f"csrftoken={csrf}",
+            "Referer": url.replace("http://", "https://") + "/accounts/login/",
+        },
         allow_redirects=False,
         timeout=10,
     )
@@ -126,12 +132,12 @@ def measure(site: Site, *, pages: int, clicks: int) -> dict:
         "X-Forwarded-Proto": "https",
         "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
         "X-CSRFToken": cookies["csrftoken"],
-        "Referer": "https://127.0.0.1/reconnect/",
+        "Referer": site.url.replace("http://", "https://") + "/reconnect/",
     }
     page = requests.get(site.url + "/reconnect/", headers=headers, timeout=40)
     match = re.search(r"/reconnect/(\d+)/credential/", page.text)
     if page.status_code != 200 or not match:
-        raise SystemExit(f"the re-auth page did not show a Reconnect button ({page.status_code})")
+        raise SystemExit(f"the re-auth page did not show a Reconnect button ({page.status_code}): {page.text[:300]}")
     credential_url = site.url + match.group(0)
 
     page_times = []
@@ -175,15 +181,16 @@ def main() -> None:
         "MONO_API_VERSION": "v1",  # token mode is connect.js <= 2.0.2, Mono's v1 era
         "MONO_REQUEST_DEADLINE": str(args.deadline),
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "STATIC_ROOT": str(workdir / "static"),
         "TASKS_ALLOW_IN_PROCESS": "true",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SITE_URL": "https://127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
-        "AXES_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
     }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([*manage, "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)  # as a release does
     setup = (
         "from accounts.models import User, LinkedAccount\n"
         "u = User.objects.create_user('bench', email='bench@example.com', password='bench-password-12345')\n"
