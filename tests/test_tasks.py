@@ -5,7 +5,6 @@ their effects are visible at once. Mono is mocked at the HTTP boundary (`respons
 client. tests/test_worker.py runs real Procrastinate workers against PostgreSQL.
 """
 
-import json
 import re
 import smtplib
 
@@ -15,7 +14,6 @@ import responses
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
@@ -27,6 +25,7 @@ from monolink.taskqueue import Backoff
 from webhooks import events, handlers
 
 from .conftest import ON_POSTGRES
+from .webhooks_support import post
 
 MONO = "https://api.withmono.test"
 MONO_KEY = "test_sk_thisisnotarealkey0123456789"
@@ -74,17 +73,11 @@ def real_mono(settings):
 def deliver(settings, django_capture_on_commit_callbacks):
     """POST a payload to the real webhook endpoint; tasks queued by it run once it has committed."""
 
-    def post(payload: dict) -> int:
+    def deliver_and_run_tasks(payload: dict) -> int:
         with django_capture_on_commit_callbacks(execute=True):
-            response = Client(enforce_csrf_checks=True).post(
-                reverse("webhooks:mono"),
-                data=json.dumps(payload),
-                content_type="application/json",
-                headers={"mono-webhook-secret": settings.MONO_WEBHOOK_SECRET},
-            )
-        return response.status_code
+            return post(payload).status_code
 
-    return post
+    return deliver_and_run_tasks
 
 
 # --- email once per flag ------------------------------------------------------------------------

@@ -10,7 +10,6 @@ takes seconds; docs/tasks.md gives the production values and bench/worker_recove
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -27,13 +26,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
-from django.test import Client
 from django.urls import reverse
 from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateWorker
 
 from accounts.models import LinkedAccount
 from monolink.mono import payloads
 from monolink.mono.sandbox import sandbox_details
+
+from .webhooks_support import post
 
 pytestmark = pytest.mark.postgres
 
@@ -181,13 +181,8 @@ def workers(transactional_db, tmp_path):
 
 
 def deliver(payload: dict) -> int:
-    response = Client(enforce_csrf_checks=True).post(
-        reverse("webhooks:mono"),
-        data=json.dumps(payload),
-        content_type="application/json",
-        headers={"mono-webhook-secret": settings.MONO_WEBHOOK_SECRET},
-    )
-    return response.status_code
+    """Through the real endpoint (secret check, CSRF enforced); the jobs it queues commit with it."""
+    return post(payload).status_code
 
 
 @pytest.fixture(autouse=True)
