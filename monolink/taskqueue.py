@@ -61,15 +61,19 @@ def defer(
     when = {"schedule_in": {"seconds": schedule_in}} if schedule_in is not None else {}
     job = task.configure(lock=lock, queueing_lock=queueing_lock, **when)
     if queueing_lock is None:
-        job.defer(**kwargs)  # one INSERT, no savepoint: the webhook's hot path
-        return
-    try:
-        # A refused queueing lock is a unique violation, which aborts a PostgreSQL transaction:
-        # contain it in a savepoint so the caller's transaction carries on.
-        with transaction.atomic():
-            job.defer(**kwargs)
-    except AlreadyEnqueued:
-        log.debug("task %s already queued (lock %s)", task.name, queueing_lock)
+        job_id = job.defer(**kwargs)  # one INSERT, no savepoint: the webhook's hot path
+    else:
+        try:
+            # A refused queueing lock is a unique violation, which aborts a PostgreSQL transaction:
+            # contain it in a savepoint so the caller's transaction carries on.
+            with transaction.atomic():
+                job_id = job.defer(**kwargs)
+        except AlreadyEnqueued:
+            log.debug("task %s already queued (lock %s)", task.name, queueing_lock)
+            return
+    # This line carries the request id, delivery and Mono event id of whatever queued the job (the
+    # log context); the worker's lines carry the job id: together they trace a job to its origin.
+    log.info("queued task %s job=%s", task.name, job_id, extra={"job": job_id})
 
 
 def _run_in_process(task, kwargs: dict) -> None:

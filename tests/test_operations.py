@@ -12,6 +12,7 @@ import responses
 import sentry_sdk
 from django.db import connection, connections, transaction
 from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
 from prometheus_client.parser import text_string_to_metric_families
 from sentry_sdk.transport import Transport
 
@@ -265,6 +266,20 @@ def test_webhook_lines_carry_the_request_delivery_and_mono_event_ids(client, mak
     assert delivery == WebhookEvent.objects.get().pk
     for line in pipeline_lines:
         assert (line["request_id"], line["mono_event_id"]) == ("proxy-id-0001", payload["event_id"])
+
+
+@pytest.mark.postgres
+def test_the_line_that_queues_a_job_names_the_request_and_delivery_behind_it(make_account, log_lines, settings):
+    settings.TASKS_BACKEND = "procrastinate"  # a real job row, so a real job id
+    make_account(mono_account_id=ACCOUNT_ID)
+
+    post(load("reauthorisation_required.v2"), headers={"X-Request-ID": "proxy-id-0002"}, REMOTE_ADDR="127.0.0.1")
+
+    queued = [line for line in log_lines() if line["logger"] == "monolink.taskqueue"]
+    assert [line["message"].split(" job=")[0] for line in queued] == ["queued task accounts.tasks.send_reauth_email"]
+    job = ProcrastinateJob.objects.get(task_name="accounts.tasks.send_reauth_email")
+    assert queued[0]["job"] == job.id  # the worker's lines name the same job id
+    assert (queued[0]["request_id"], queued[0]["delivery"]) == ("proxy-id-0002", WebhookEvent.objects.get().pk)
 
 
 @pytest.mark.parametrize(
