@@ -293,12 +293,6 @@ def _mint(mono_account_id: str, deadline: Deadline | None) -> tuple[ReauthToken,
     return minted, change
 
 
-def fetch_reauth_token(*, mono_account_id: str, deadline: Deadline | None = None) -> Change:
-    """Mint a token at Mono (token mode) and record its fingerprint. The token itself is dropped:
-    only the user's own click (reauth_credential) has a use for one."""
-    return _mint(mono_account_id, deadline)[1]
-
-
 def reauth_credential(*, user, account_id: int, deadline: Deadline) -> str:
     """What the user's click passes to `connect.reauthorise(...)` for one of their flagged accounts.
 
