@@ -95,6 +95,7 @@ class Site:
                 return
             except requests.RequestException:  # not listening yet, or still loading the app
                 time.sleep(0.1)
+        self.process.kill()  # never leave a half-started server behind
         raise SystemExit("gunicorn did not start")
 
     def stop(self) -> str:
