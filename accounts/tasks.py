@@ -31,6 +31,9 @@ from .models import LinkAttempt, LinkedAccount
 
 log = logging.getLogger(__name__)
 
+# Mono down or rate-limiting: worth another try later, for any task that calls Mono.
+_TRANSIENT = (MonoUnavailable, MonoRateLimited)
+
 
 def queue_reauth_email(*, mono_account_id: str, step: int = 0, reconciling: bool = False) -> None:
     """Email the user about their flagged account. The lock keeps two sends for one account apart.
@@ -58,7 +61,6 @@ def queue_refresh(*, mono_account_id: str) -> None:
 # Seconds between the end of a request's deadline and the background task's first try, so the two
 # never call Mono for one code at once (the attempt's lease makes sure of it).
 LINK_HANDOFF_MARGIN = 2.0
-_TRANSIENT = (MonoUnavailable, MonoRateLimited)
 CODE_EXPIRED = "Mono did not answer before the link code expired. Please link your bank again."
 
 
@@ -133,7 +135,7 @@ def exchange_link_code(attempt_id: int) -> str:
 
 # Mono outages and 429s are transient; the client already retried within its deadline, so the task
 # backs off for longer (2 s doubling to 15 min, ~2 h in all) before it fails for staff to see.
-@app.task(queue=QUEUE_MONO, retry=Backoff(max_attempts=12, retry_exceptions=(MonoUnavailable, MonoRateLimited)))
+@app.task(queue=QUEUE_MONO, retry=Backoff(max_attempts=12, retry_exceptions=_TRANSIENT))
 def refresh_account_details(mono_account_id: str) -> str:
     """Fetch the account from Mono and store it: the webhook is a hint, the API is the truth."""
     if not LinkedAccount.objects.linked().filter(mono_account_id=mono_account_id).exists():
