@@ -28,15 +28,24 @@ class LinkedAccountQuerySet(models.QuerySet):
         """Accounts whose bank wants the user again; an unlinked account never counts."""
         return self.linked().filter(reauth_required=True)
 
+    def awaiting(self, now: datetime | None = None) -> LinkedAccountQuerySet:
+        """Flagged accounts whose user finished the widget within the grace period: awaiting Mono's
+        confirmation, so not sent back to the re-auth page meanwhile (LinkedAccount.is_awaiting)."""
+        return self.flagged().filter(_awaiting_since(now))
+
     def needing_user(self, now: datetime | None = None) -> LinkedAccountQuerySet:
-        """Flagged accounts the user should be sent to fix: not inside the post-widget grace period."""
-        now = now or timezone.now()
-        grace_start = now - settings.REAUTH_GRACE_PERIOD
-        return self.flagged().exclude(reauth_submitted_at__gte=grace_start)
+        """Flagged accounts the user should be sent to fix: flagged and not awaiting confirmation."""
+        return self.flagged().exclude(_awaiting_since(now))
+
+
+def _awaiting_since(now: datetime | None) -> models.Q:
+    """The grace-period rule, as a filter: the user finished the widget within REAUTH_GRACE_PERIOD."""
+    return models.Q(reauth_submitted_at__gte=(now or timezone.now()) - settings.REAUTH_GRACE_PERIOD)
 
 
 class LinkedAccount(models.Model):
-    """One bank account linked through Mono. Re-auth fields are written only by accounts.rules."""
+    """One bank account linked through Mono. Re-auth and Mono-data fields are written only by reauth.state
+    and reauth.credentials (linking.exchange creates the row)."""
 
     class State(models.TextChoices):
         OK = "ok", "OK"
@@ -59,15 +68,15 @@ class LinkedAccount(models.Model):
 
     reauth_required = models.BooleanField(default=False, db_index=True)
     # Never a usable token (staff and database dumps read this table): only a fingerprint of the last
-    # token minted for the user's click (accounts.rules.token_fingerprint), enough to match it with
-    # Mono's logs. The name stays from DESIGN.md. Null means none minted for the current flag.
-    reauth_code = models.CharField(  # noqa: DJ001
+    # token minted for the user's click (reauth.credentials.token_fingerprint), enough to match it with
+    # Mono's logs. Null means none minted for the current flag.
+    reauth_token_fingerprint = models.CharField(  # noqa: DJ001
         max_length=32,
         null=True,
         blank=True,
         help_text="Fingerprint (SHA-256 prefix) of the last re-auth token minted; never the token itself.",
     )
-    reauth_code_issued_at = models.DateTimeField(
+    reauth_token_issued_at = models.DateTimeField(
         "token issued", null=True, blank=True, help_text="When the last re-auth token was minted (it lives 10 minutes)."
     )
     reauth_requested_at = models.DateTimeField("flagged", null=True, blank=True)
@@ -78,7 +87,7 @@ class LinkedAccount(models.Model):
         help_text="When the user last finished the widget; awaiting Mono's confirmation.",
     )
     reauth_completed_at = models.DateTimeField("reconnected", null=True, blank=True)
-    # The latest Notification sent for the current flag (accounts.rules.record_notification keeps it).
+    # The latest Notification sent for the current flag (notifications.email.record_notification keeps it).
     reauth_notified_at = models.DateTimeField(
         "user emailed", null=True, blank=True, help_text="When the user was last emailed about the current flag."
     )
@@ -148,9 +157,14 @@ class LinkedAccount(models.Model):
             return self.State.UNLINKED
         if not self.reauth_required:
             return self.State.OK
-        if self.reauth_submitted_at and self.reauth_submitted_at >= timezone.now() - settings.REAUTH_GRACE_PERIOD:
-            return self.State.AWAITING
-        return self.State.NEEDS_REAUTH
+        return self.State.AWAITING if self.is_awaiting else self.State.NEEDS_REAUTH
+
+    @property
+    def is_awaiting(self) -> bool:
+        """The grace-period rule for one row (LinkedAccountQuerySet.awaiting is the same as a filter)."""
+        grace_start = timezone.now() - settings.REAUTH_GRACE_PERIOD
+        submitted = self.reauth_submitted_at
+        return self.reauth_required and not self.unlinked_at and bool(submitted) and submitted >= grace_start
 
 
 class LinkAttemptQuerySet(models.QuerySet):
@@ -177,7 +191,7 @@ class LinkAttempt(models.Model):
     code_hash decides which post exchanges a code; every other post of it answers from this row.
     The code itself is kept only while the attempt is pending (a retry needs it; exchanging it also
     needs our secret key) and cleared once Mono answered or the code expired. Written only by
-    accounts.rules; the background task gets the attempt's id, never the code.
+    linking.exchange; the background task gets the attempt's id, never the code.
     """
 
     class Status(models.TextChoices):

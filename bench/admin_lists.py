@@ -110,8 +110,8 @@ def seed(cursor, start: int, stop: int) -> None:
             INSERT INTO accounts_linkedaccount (
                 user_id, mono_account_id, institution_name, institution_type, institution_bank_code,
                 account_name, account_number_masked, account_type, currency, balance, data_status, auth_method,
-                reauth_required, reauth_code, reauth_code_issued_at, reauth_requested_at, reauth_submitted_at,
-                reauth_completed_at, reauth_notified_at, unlinked_at, last_event_at, details_as_of,
+                reauth_required, reauth_token_fingerprint, reauth_token_issued_at, reauth_requested_at,
+                reauth_submitted_at, reauth_completed_at, reauth_notified_at, unlinked_at, last_event_at, details_as_of,
                 created_at, updated_at)
             SELECT u.id, {account_id_sql("g")}, ({institutions})[1 + g %% 6], 'PERSONAL_BANKING', '058',
                    'BENCH ACCOUNT ' || g, '******' || lpad((g %% 10000)::text, 4, '0'), 'SAVINGS_ACCOUNT', 'NGN',

@@ -164,8 +164,8 @@ def reset() -> None:
         reauth_required=False,
         reauth_requested_at=None,
         reauth_notified_at=None,
-        reauth_code=None,
-        reauth_code_issued_at=None,
+        reauth_token_fingerprint=None,
+        reauth_token_issued_at=None,
         last_event_at=None,
     )
 

@@ -6,7 +6,7 @@
 It (re)creates a dedicated PostgreSQL database (never the test database), migrates it and seeds it
 with bench/admin_lists.py's seeder (10,000 flagged accounts at 1M, flags spread over 69 days), plus
 1% of linked accounts with details older than a day. Then it times the reconciler's two queries
-(accounts.notifications.due_emails and stale_details, batch 500, Procrastinate's job table
+(notifications.schedule.due_emails and stale_details, batch 500, Procrastinate's job table
 consulted as in production) in two states:
 
 - caught up: every flagged account already has the email its flag's age calls for (the usual
@@ -69,7 +69,7 @@ def main() -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from accounts import notifications
+    from notifications import schedule
 
     settings.TASKS_BACKEND = "procrastinate"  # due_emails also looks at Procrastinate's waiting jobs
     print("migrating ...", flush=True)
@@ -81,11 +81,11 @@ def main() -> None:
         )
 
     def due() -> int:
-        return len(notifications.due_emails(now=timezone.now(), limit=BATCH))
+        return len(schedule.due_emails(now=timezone.now(), limit=BATCH))
 
     def stale() -> int:
         with transaction.atomic():
-            found = len(notifications.stale_details(now=timezone.now(), limit=BATCH))
+            found = len(schedule.stale_details(now=timezone.now(), limit=BATCH))
             transaction.set_rollback(True)  # measure the query, leave the rows as they are
         return found
 
@@ -107,7 +107,7 @@ def main() -> None:
             ).fetchone()[0]
         seeded = size
         # Caught up: each flagged account has the email its flag's age calls for.
-        offsets = notifications.reminder_offsets()
+        offsets = schedule.reminder_offsets()
         step_sql = "CASE " + " ".join(
             f"WHEN reauth_requested_at <= now() - interval '{offset.total_seconds()} seconds' THEN {step}"
             for step, offset in reversed(list(enumerate(offsets, start=1)))

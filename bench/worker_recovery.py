@@ -23,6 +23,9 @@ import threading
 import time
 from pathlib import Path
 
+from notifications import tasks as notification_tasks
+from reauth import state
+
 ROOT = Path(__file__).resolve().parent.parent
 BOUND = 6 + 5 + 1
 
@@ -86,7 +89,6 @@ def main() -> None:
     from aiosmtpd.controller import Controller
     from django.db import transaction
 
-    from accounts import rules, tasks
     from accounts.models import LinkedAccount, User
 
     user = User.objects.create_user("bench", email="bench@example.com")
@@ -101,8 +103,8 @@ def main() -> None:
         time.sleep(2)  # let it start before the job exists, so it is the one to take it
         account = LinkedAccount.objects.create(user=user, mono_account_id=f"bench{run:019d}", institution_name="GTBank")
         with transaction.atomic():
-            rules.flag_for_reauth(mono_account_id=account.mono_account_id)
-            tasks.queue_reauth_email(mono_account_id=account.mono_account_id)
+            state.flag_for_reauth(mono_account_id=account.mono_account_id)
+            notification_tasks.queue_reauth_email(mono_account_id=account.mono_account_id)
         if not sink.stalled.wait(30):
             raise SystemExit("the first worker never reached the mail server")
         second = subprocess.Popen(command, cwd=ROOT, env=worker_env)

@@ -1,7 +1,16 @@
-from django.contrib.admin.apps import AdminConfig
+from django.apps import AppConfig
 
 
-class MonolinkAdminConfig(AdminConfig):
-    """django.contrib.admin with our site as the default `admin.site` (the second factor)."""
+class MonolinkConfig(AppConfig):
+    """The project's own wiring: system checks, the SQLite file's permissions, `run_worker`."""
 
-    default_site = "monolink.admin_site.MonolinkAdminSite"
+    name = "monolink"
+    verbose_name = "monolink"
+
+    def ready(self):
+        from django.db.backends.signals import connection_created
+
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .security import restrict_sqlite_file
+
+        connection_created.connect(restrict_sqlite_file, dispatch_uid="monolink.restrict_sqlite_file")

@@ -48,14 +48,14 @@ _EVENT_NAME = re.compile(r"^mono\.events\.[a-z_]{1,48}$")
 _ACCOUNT_SEGMENT = re.compile(r"(/accounts?/)(?!auth$|initiate$)[^/]+")
 
 
-def event_label(name: str | None) -> str:
+def _series(name: str | None) -> str:
     if not name:
         return "none"
     return name if _EVENT_NAME.match(name) else "other"
 
 
 def observe_webhook(*, event: str | None, outcome: str, seconds: float | None = None) -> None:
-    label = event_label(event)
+    label = _series(event)
     WEBHOOK_DELIVERIES.labels(event=label, outcome=outcome or "none").inc()
     if seconds is not None:
         WEBHOOK_SECONDS.labels(event=label).observe(seconds)

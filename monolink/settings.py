@@ -44,7 +44,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "monolink.apps.MonolinkAdminConfig",  # django.contrib.admin with the staff second factor
+    "staff.apps.StaffAdminConfig",  # django.contrib.admin with the staff second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,8 +54,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "csp",
     "procrastinate.contrib.django",
+    # The project's layers, lowest first (docs/architecture.md): each imports only those above it here.
+    "monolink.apps.MonolinkConfig",
     "accounts",
+    "reauth",
+    "notifications",
     "webhooks",
+    "linking",
+    "web",
+    "staff.apps.StaffConfig",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -97,7 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.monolink",
+                "web.context_processors.monolink",
             ],
         },
     },
@@ -152,7 +159,7 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "monolink.security.ExceptionReporterFilter"
 # "Forgot password?": at most this many reset emails per address and per client IP in the window.
 PASSWORD_RESET_THROTTLE = {"per_email": 3, "per_ip": 10, "window": timedelta(hours=1)}
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"

@@ -9,7 +9,7 @@ is written to be safe to repeat.
 
 With settings.TASKS_BACKEND == "in_process" (SQLite has no Procrastinate schema) a task runs in
 this process right after commit, once, without retries: development only; production refuses it
-(accounts.checks, monolink.E002).
+(monolink.checks, monolink.E002).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
@@ -29,7 +29,6 @@ from procrastinate.exceptions import AlreadyEnqueued
 log = logging.getLogger(__name__)
 
 IN_PROCESS = "in_process"
-PROCRASTINATE = "procrastinate"
 
 # One queue per kind of outside system, so a hanging Mono never holds up email (docs/tasks.md).
 QUEUE_MONO = "mono"
@@ -38,6 +37,12 @@ QUEUE_MAINTENANCE = "maintenance"
 QUEUES = (QUEUE_MONO, QUEUE_MAIL, QUEUE_MAINTENANCE)
 
 __all__ = ["QUEUES", "QUEUE_MAIL", "QUEUE_MAINTENANCE", "QUEUE_MONO", "Backoff", "app", "defer"]
+
+
+def engine_in_database() -> bool:
+    """Is the task engine present, with its job tables in our database? (Procrastinate on PostgreSQL;
+    the in-process backend for `./dev run` on SQLite has neither tables nor workers.)"""
+    return settings.TASKS_BACKEND != IN_PROCESS and connection.vendor == "postgresql"
 
 
 def defer(

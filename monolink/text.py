@@ -7,8 +7,6 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from monolink.mono import events
-
 
 def count_noun(n: int, singular: str, plural: str | None = None) -> str:
     """1 → '1 account', 3 → '3 accounts', 1200 → '1,200 accounts' (irregular plurals given)."""
@@ -36,8 +34,3 @@ def duration(value: timedelta | None) -> str:
 def when(value: datetime | None) -> str:
     """Every date staff read in one format (monolink/formats: '23 Nov 2026, 14:05'), local time."""
     return date_format(timezone.localtime(value), "DATETIME_FORMAT") if value else "-"
-
-
-def event_label(event: str) -> str:
-    """'mono.events.account_reauthorized' → 'account reauthorized': Mono's name, readable."""
-    return events.short(event).replace("_", " ") or "(none)"

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from accounts.views import PasswordResetView, SignInView
+from web.pages import PasswordResetView, SignInView
 
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
@@ -20,7 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("operations.urls")),
     path("webhooks/", include("webhooks.urls")),
-    path("", include("accounts.urls")),
+    path("", include("web.urls")),
 ]
 
 if settings.MONO_SANDBOX:  # the fake Mono the sandbox widget talks to; never mounted with real keys

@@ -18,8 +18,9 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from accounts import notifications
 from accounts.models import LinkedAccount
+from monolink.taskqueue import engine_in_database
+from notifications import schedule
 
 from . import queues
 from .db import set_statement_timeout
@@ -30,7 +31,7 @@ RECENT_WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 
 
 class DatabaseCollector(Collector):
-    def __init__(self, *, sent: Callable[[datetime], dict[str, int]] = notifications.sent_counts):
+    def __init__(self, *, sent: Callable[[datetime], dict[str, int]] = schedule.sent_counts):
         self.sent = sent  # emails about broken links since a time, by kind (first_emails, reminders)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -52,7 +53,7 @@ class DatabaseCollector(Collector):
             set_statement_timeout()
             accounts = LinkedAccount.objects
             flagged = accounts.flagged().count()
-            awaiting = accounts.flagged().filter(reauth_submitted_at__gte=now - settings.REAUTH_GRACE_PERIOD).count()
+            awaiting = accounts.awaiting(now).count()
             reconnected, sent = {}, {}
             for window, length in RECENT_WINDOWS.items():
                 reconnected[window] = accounts.filter(reauth_completed_at__gte=now - length).count()
@@ -79,7 +80,7 @@ class DatabaseCollector(Collector):
         yield notified
 
     def _queues(self) -> Iterator[GaugeMetricFamily]:
-        if not queues.engine_in_database():
+        if not engine_in_database():
             return
         states = queues.queue_states()
         workers = queues.worker_state(settings.HEALTH_WORKER_HEARTBEAT_MAX)

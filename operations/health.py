@@ -17,6 +17,8 @@ from health_check.base import HealthCheck
 from health_check.checks import Database
 from health_check.exceptions import ServiceUnavailable
 
+from monolink.taskqueue import engine_in_database
+
 from . import queues
 from .db import set_statement_timeout
 
@@ -89,6 +91,6 @@ class TaskQueue(HealthCheck):
 
 def readiness_checks() -> list[type[HealthCheck]]:
     checks: list[type[HealthCheck]] = [DatabaseReachable, MigrationsApplied]
-    if settings.HEALTH_CHECK_TASK_QUEUE and queues.engine_in_database():
+    if settings.HEALTH_CHECK_TASK_QUEUE and engine_in_database():
         checks.append(TaskQueue)
     return checks

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 
 from monolink import taskqueue
@@ -32,10 +31,6 @@ class QueueState:
 class WorkerState:
     alive: int  # heartbeat within HEALTH_WORKER_HEARTBEAT_MAX
     last_heartbeat_age: float | None  # seconds since the newest heartbeat; None: no worker ever
-
-
-def engine_in_database() -> bool:
-    return settings.TASKS_BACKEND == "procrastinate" and connection.vendor == "postgresql"
 
 
 _QUEUES_SQL = """

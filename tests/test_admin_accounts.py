@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import rules
-from accounts.admin import EstimatedCountPaginator
 from accounts.models import LinkedAccount, User
+from reauth import credentials
+from staff.admin.lists import EstimatedCountPaginator
 from webhooks.models import WebhookEvent
 
 LIST_URL = reverse("admin:accounts_linkedaccount_changelist")
@@ -217,22 +217,24 @@ def test_reauth_token_fingerprint_is_shown_never_a_token_and_not_a_form_field(ad
     account = make_account(
         reauth_required=True,
         reauth_requested_at=timezone.now(),
-        reauth_code=rules.token_fingerprint(TOKEN),
-        reauth_code_issued_at=timezone.now(),
+        reauth_token_fingerprint=credentials.token_fingerprint(TOKEN),
+        reauth_token_issued_at=timezone.now(),
     )
     # A row written around the rules (a short token left in the column; Mono's documented example is
     # 20 characters) is never shown either.
     legacy_token = "VwxcfeLRZvq1UlD5WiuN"
-    legacy = make_account(reauth_required=True, reauth_requested_at=timezone.now(), reauth_code=legacy_token)
+    legacy = make_account(
+        reauth_required=True, reauth_requested_at=timezone.now(), reauth_token_fingerprint=legacy_token
+    )
     listing = admin_client.get(LIST_URL)
     detail = admin_client.get(change_url(account))
     legacy_detail = admin_client.get(change_url(legacy))
     assert TOKEN not in listing.text and TOKEN not in detail.text
     assert legacy_token not in listing.text and legacy_token not in legacy_detail.text
-    assert f"fingerprint {account.reauth_code}, minted " in detail.text
+    assert f"fingerprint {account.reauth_token_fingerprint}, minted " in detail.text
     assert "hidden: not a fingerprint" in legacy_detail.text
-    assert "reauth_code" not in detail.context["adminform"].form.fields
-    assert 'name="reauth_code"' not in detail.text
+    assert "reauth_token_fingerprint" not in detail.context["adminform"].form.fields
+    assert 'name="reauth_token_fingerprint"' not in detail.text
 
 
 def test_detail_page_lists_the_accounts_last_20_deliveries_with_links(admin_client, account, make_account):
@@ -286,8 +288,8 @@ def test_clear_flag_with_a_reason_clears_through_the_rule_and_logs_the_reason(ad
     account = make_account(
         reauth_required=True,
         reauth_requested_at=timezone.now(),
-        reauth_code=rules.token_fingerprint(TOKEN),
-        reauth_code_issued_at=timezone.now(),
+        reauth_token_fingerprint=credentials.token_fingerprint(TOKEN),
+        reauth_token_issued_at=timezone.now(),
     )
     ok = make_account()
     response = post_action(
@@ -295,7 +297,7 @@ def test_clear_flag_with_a_reason_clears_through_the_rule_and_logs_the_reason(ad
     )
     assert response.status_code == 302
     account.refresh_from_db()
-    assert account.reauth_required is False and account.reauth_code is None
+    assert account.reauth_required is False and account.reauth_token_fingerprint is None
     shown = [str(m) for m in admin_client.get(LIST_URL).context["messages"]]
     assert shown == ["Cleared the flag on 1 account; 1 other was not flagged."]
     entries = {e.object_id: e.change_message for e in LogEntry.objects.all()}

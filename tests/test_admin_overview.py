@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Notification
 from monolink import charts
 from monolink.mono.events import REAUTHORISATION_REQUIRED, REAUTHORIZED
-from webhooks import overview
+from staff import overview
 from webhooks.models import DailyEventCount, WebhookEvent
 
 INDEX_URL = reverse("admin:index")

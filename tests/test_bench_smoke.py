@@ -57,12 +57,12 @@ def test_seeder_creates_one_user_per_account_with_the_ids_the_wrk_script_targets
 
 def test_reset_unflags_every_account_a_run_flagged(db):
     dbtool.seed(accounts=3)
-    LinkedAccount.objects.update(reauth_required=True, reauth_code="tok")
+    LinkedAccount.objects.update(reauth_required=True, reauth_token_fingerprint="tok")
 
     dbtool.reset()
 
     assert LinkedAccount.objects.filter(reauth_required=True).count() == 0
-    assert LinkedAccount.objects.exclude(reauth_code=None).count() == 0
+    assert LinkedAccount.objects.exclude(reauth_token_fingerprint=None).count() == 0
 
 
 def test_lua_script_builds_the_same_account_ids_as_the_seeder():

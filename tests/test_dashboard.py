@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
-DASHBOARD = reverse("accounts:dashboard")
+DASHBOARD = reverse("web:dashboard")
 
 
 @pytest.fixture

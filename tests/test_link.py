@@ -17,8 +17,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts import rules, tasks
 from accounts.models import LinkAttempt, LinkedAccount
+from linking import exchange
+from linking import tasks as linking_tasks
 from monolink.mono import MonoUnavailable, payloads
 from monolink.mono.sandbox import sandbox_details
 from tests.webhooks_support import post
@@ -49,7 +50,7 @@ def test_link_exchanges_the_code_and_shows_the_bank_on_the_dashboard(signed_in, 
     assert account.account_name == sandbox_details(STUB_ACCOUNT).name
     attempt = LinkAttempt.objects.get()
     assert (attempt.status, attempt.mono_account_id, attempt.code) == ("linked", STUB_ACCOUNT, None)
-    assert attempt.code_hash == rules.code_hash("code_1")
+    assert attempt.code_hash == exchange.code_hash("code_1")
     body = signed_in.get(DASHBOARD).content.decode()
     assert account.account_number_masked in body
     assert "Linking" not in body
@@ -148,7 +149,7 @@ def test_mono_hanging_answers_pending_within_the_deadline_then_the_task_links(
     # Mono answers again: the task's next retry exchanges the kept code.
     settings.MONO_API_BASE_URL = stub_mono.url
     settings.MONO_TASK_DEADLINE = 5
-    assert tasks.exchange_link_code(attempt_id=attempt.pk) == "linked"
+    assert linking_tasks.exchange_link_code(attempt_id=attempt.pk) == "linked"
 
     assert stub_mono.calls[0] == ("exchange", "code_1")
     attempt.refresh_from_db()
@@ -159,22 +160,22 @@ def test_mono_hanging_answers_pending_within_the_deadline_then_the_task_links(
 
 
 def test_the_task_keeps_the_code_while_mono_is_down_and_retries(user, stub_mono):
-    attempt, _ = rules.claim_link_code(user=user, code="code_1", institution_name="GTBank")
+    attempt, _ = exchange.claim_link_code(user=user, code="code_1", institution_name="GTBank")
     stub_mono.plans["exchange"] = ["503"]
 
     with pytest.raises(MonoUnavailable):  # Procrastinate retries it (Backoff)
-        tasks.exchange_link_code(attempt_id=attempt.pk)
+        linking_tasks.exchange_link_code(attempt_id=attempt.pk)
 
     attempt.refresh_from_db()
     assert (attempt.status, attempt.code, attempt.exchanging_until) == ("pending", "code_1", None)
-    assert tasks.exchange_link_code(attempt_id=attempt.pk) == "linked"
+    assert linking_tasks.exchange_link_code(attempt_id=attempt.pk) == "linked"
 
 
 def test_a_code_past_its_lifetime_fails_without_calling_mono(user, stub_mono):
-    attempt, _ = rules.claim_link_code(user=user, code="code_1", institution_name="GTBank")
+    attempt, _ = exchange.claim_link_code(user=user, code="code_1", institution_name="GTBank")
     LinkAttempt.objects.filter(pk=attempt.pk).update(created_at=timezone.now() - timedelta(minutes=11))
 
-    assert tasks.exchange_link_code(attempt_id=attempt.pk) == "failed"
+    assert linking_tasks.exchange_link_code(attempt_id=attempt.pk) == "failed"
 
     attempt.refresh_from_db()
     assert (attempt.status, attempt.code) == ("failed", None)
@@ -184,22 +185,22 @@ def test_a_code_past_its_lifetime_fails_without_calling_mono(user, stub_mono):
 
 def test_mono_still_down_when_the_code_expires_ends_the_attempt(user, stub_mono, settings):
     settings.MONO_LINK_CODE_LIFETIME = timedelta(seconds=0.2)
-    attempt, _ = rules.claim_link_code(user=user, code="code_1", institution_name="GTBank")
+    attempt, _ = exchange.claim_link_code(user=user, code="code_1", institution_name="GTBank")
     stub_mono.delay = 0.3  # the code expires while Mono is thinking
     stub_mono.plans["exchange"] = ["503"]
 
-    assert tasks.exchange_link_code(attempt_id=attempt.pk) == "failed"  # not raised: no retry can help
+    assert linking_tasks.exchange_link_code(attempt_id=attempt.pk) == "failed"  # not raised: no retry can help
 
     attempt.refresh_from_db()
     assert (attempt.status, attempt.code) == ("failed", None)
 
 
 def test_a_task_finds_the_lease_held_and_leaves_the_exchange_to_its_holder(user, stub_mono):
-    attempt, _ = rules.claim_link_code(user=user, code="code_1")
-    rules.claim_link_exchange(attempt_id=attempt.pk, seconds=30)  # a request is exchanging it right now
+    attempt, _ = exchange.claim_link_code(user=user, code="code_1")
+    exchange.claim_link_exchange(attempt_id=attempt.pk, seconds=30)  # a request is exchanging it right now
 
-    with pytest.raises(rules.LinkExchangeBusy) as busy:
-        tasks.exchange_link_code(attempt_id=attempt.pk)
+    with pytest.raises(exchange.LinkExchangeBusy) as busy:
+        linking_tasks.exchange_link_code(attempt_id=attempt.pk)
 
     assert 1 <= busy.value.retry_after <= 30  # Backoff waits at least that long
     assert stub_mono.calls == []
@@ -209,7 +210,7 @@ def test_a_task_for_a_finished_attempt_does_nothing(signed_in, stub_mono):
     link(signed_in)
     attempt = LinkAttempt.objects.get()
 
-    assert tasks.exchange_link_code(attempt_id=attempt.pk) == "linked"
+    assert linking_tasks.exchange_link_code(attempt_id=attempt.pk) == "linked"
     assert stub_mono.count("exchange") == 1
 
 
@@ -219,10 +220,10 @@ def test_webhooks_that_beat_a_background_link_are_replayed(
     assert post(json.dumps(payloads.account_connected(STUB_ACCOUNT)).encode()).status_code == 200
     assert post(json.dumps(payloads.reauthorisation_required(STUB_ACCOUNT)).encode()).status_code == 200
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"unmatched"}
-    attempt, _ = rules.claim_link_code(user=user, code="code_1")
+    attempt, _ = exchange.claim_link_code(user=user, code="code_1")
 
     with django_capture_on_commit_callbacks(execute=True):  # the replay runs once the link committed
-        assert tasks.exchange_link_code(attempt_id=attempt.pk) == "linked"
+        assert linking_tasks.exchange_link_code(attempt_id=attempt.pk) == "linked"
 
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
     assert LinkedAccount.objects.get(mono_account_id=STUB_ACCOUNT).reauth_required  # the parked flag applied
@@ -253,7 +254,7 @@ def test_a_code_another_user_posted_is_refused_and_changes_nothing(signed_in, ot
 
 
 def test_the_status_endpoint_shows_only_the_users_own_attempts(signed_in, other_user):
-    attempt, _ = rules.claim_link_code(user=other_user, code="code_1")
+    attempt, _ = exchange.claim_link_code(user=other_user, code="code_1")
 
     assert signed_in.get(f"/link/attempts/{attempt.pk}/").status_code == 404
     assert signed_in.post(f"/link/attempts/{attempt.pk}/").status_code == 405
@@ -307,7 +308,7 @@ def test_the_code_never_reaches_logs_admin_or_a_finished_row(signed_in, stub_mon
     assert code not in caplog.text
     assert code.encode() not in pages
     assert b"Access Bank" in pages
-    tasks.exchange_link_code(attempt_id=attempt.pk)
+    linking_tasks.exchange_link_code(attempt_id=attempt.pk)
     attempt.refresh_from_db()
     assert attempt.code is None
 

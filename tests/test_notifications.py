@@ -15,8 +15,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import notifications, rules, tasks
 from accounts.models import LinkedAccount, Notification
+from notifications import email, schedule
+from notifications import tasks as notification_tasks
+from reauth import state
 
 from .test_settings_and_models import _check
 
@@ -31,9 +33,9 @@ def run_tasks(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def reconcile(run_tasks):
-    def run(**kwargs) -> tasks.Reconciled:
+    def run(**kwargs) -> notification_tasks.Reconciled:
         with run_tasks():
-            return tasks.reconcile(**kwargs)
+            return notification_tasks.reconcile(**kwargs)
 
     return run
 
@@ -41,8 +43,8 @@ def reconcile(run_tasks):
 def flag(account: LinkedAccount, run_tasks) -> None:
     """Flag as the webhook handler does: the rule, then the first email queued with it."""
     with run_tasks():
-        rules.flag_for_reauth(mono_account_id=account.mono_account_id)
-        tasks.queue_reauth_email(mono_account_id=account.mono_account_id)
+        state.flag_for_reauth(mono_account_id=account.mono_account_id)
+        notification_tasks.queue_reauth_email(mono_account_id=account.mono_account_id)
 
 
 def age_flag(account: LinkedAccount, by: timedelta) -> None:
@@ -75,7 +77,7 @@ def steps_sent(account: LinkedAccount) -> list[int]:
 def test_due_step_follows_the_default_1_3_7_day_schedule(age, step):
     flagged_at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
-    assert notifications.due_step(flagged_at, flagged_at + age) == step
+    assert schedule.due_step(flagged_at, flagged_at + age) == step
 
 
 @pytest.mark.parametrize(
@@ -98,7 +100,7 @@ def test_no_reminders_when_the_schedule_is_empty(settings):
     settings.REAUTH_REMINDER_DAYS = []
     flagged_at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
-    assert notifications.due_step(flagged_at, flagged_at + 30 * DAY) == 0
+    assert schedule.due_step(flagged_at, flagged_at + 30 * DAY) == 0
 
 
 # --- reminders --------------------------------------------------------------------------------------
@@ -139,15 +141,15 @@ def test_a_reminder_says_since_when_the_link_is_broken_and_links_to_our_reconnec
     reminder = mail.outbox[-1]
     assert reminder.subject == "Reminder: reconnect your GTBank account"
     assert f"broken since {broken_since:%-d %B %Y}, 08:30 {broken_since:%Z}" in reminder.body
-    assert "http://127.0.0.1:8000" + reverse("accounts:reauth") in reminder.body
-    assert reverse("accounts:reauth") == "/reconnect/"
+    assert "http://127.0.0.1:8000" + reverse("web:reauth") in reminder.body
+    assert reverse("web:reauth") == "/reconnect/"
     assert "mono" not in reminder.body.lower().replace("monolink", "")
     assert reminder.extra_headers["Message-ID"].startswith(f"<reauth-{account.pk}-")
     assert reminder.extra_headers["Message-ID"] != mail.outbox[0].extra_headers["Message-ID"]
 
 
 def test_a_user_emailed_late_gets_only_the_latest_due_step_not_a_burst(account, reconcile):
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)  # its first-email job was lost
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)  # its first-email job was lost
     age_flag(account, 4 * DAY)
 
     done = reconcile()
@@ -161,8 +163,8 @@ def test_a_user_emailed_late_gets_only_the_latest_due_step_not_a_burst(account, 
 @pytest.mark.parametrize(
     "fix",
     [
-        lambda account: rules.mark_reauthorised(mono_account_id=account.mono_account_id),
-        lambda account: rules.mark_unlinked(mono_account_id=account.mono_account_id),
+        lambda account: state.mark_reauthorised(mono_account_id=account.mono_account_id),
+        lambda account: state.mark_unlinked(mono_account_id=account.mono_account_id),
     ],
     ids=["reconnected", "unlinked"],
 )
@@ -173,7 +175,7 @@ def test_reminders_stop_once_the_account_is_reconnected_or_unlinked(account, run
 
     assert reconcile().reminders == []
     # A reminder job queued before the fix, running after it:
-    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=1) == "not_flagged"
+    assert notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=1) == "not_flagged"
     age_flag(account, 10 * DAY)
     assert reconcile().reminders == []
     assert steps_sent(account) == [0]
@@ -184,7 +186,7 @@ def test_a_new_flag_after_reconnecting_starts_its_own_schedule(account, run_task
     flag(account, run_tasks)
     age_flag(account, 3 * DAY)
     reconcile()
-    rules.mark_reauthorised(mono_account_id=account.mono_account_id)
+    state.mark_reauthorised(mono_account_id=account.mono_account_id)
 
     flag(account, run_tasks)
 
@@ -197,11 +199,11 @@ def test_a_new_flag_after_reconnecting_starts_its_own_schedule(account, run_task
 def test_a_job_for_a_step_that_is_not_due_or_already_passed_sends_nothing(account, run_tasks):
     flag(account, run_tasks)
 
-    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=1) == "not_due"
+    assert notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=1) == "not_due"
     age_flag(account, 3 * DAY)
-    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=1) == "superseded"
-    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=2) == "sent"
-    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=2) == "already_sent"
+    assert notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=1) == "superseded"
+    assert notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=2) == "sent"
+    assert notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id, step=2) == "already_sent"
     assert steps_sent(account) == [0, 2]
 
 
@@ -210,7 +212,7 @@ def test_a_step_is_recorded_once_even_when_two_sends_finish(account, run_tasks):
     account.refresh_from_db()
     first = account.notifications.get()
 
-    again = rules.record_notification(
+    again = email.record_notification(
         account_pk=account.pk, flagged_at=account.reauth_requested_at, step=0, sent_at=timezone.now()
     )
 
@@ -224,7 +226,7 @@ def test_a_step_is_recorded_once_even_when_two_sends_finish(account, run_tasks):
 
 
 def test_a_lost_first_email_is_queued_after_the_grace_period(account, reconcile, settings):
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)  # committed; its job never ran
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)  # committed; its job never ran
     assert reconcile().first_emails == []  # the webhook's own job still has time
     assert mail.outbox == []
 
@@ -243,18 +245,18 @@ def test_the_reconciler_leaves_out_users_without_an_address_and_accounts_not_fla
     user.save()
     fine = make_account()
     for account in (no_address, fine):
-        rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+        state.flag_for_reauth(mono_account_id=account.mono_account_id)
         age_flag(account, DAY)
-    rules.mark_unlinked(mono_account_id=fine.mono_account_id)
+    state.mark_unlinked(mono_account_id=fine.mono_account_id)
 
-    assert reconcile() == tasks.Reconciled()
+    assert reconcile() == notification_tasks.Reconciled()
     assert mail.outbox == []
 
 
 def test_the_reconciler_works_in_bounded_batches_oldest_flag_first(make_account, reconcile):
     accounts = [make_account() for _ in range(3)]
     for days, account in zip((3, 5, 4), accounts, strict=True):
-        rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+        state.flag_for_reauth(mono_account_id=account.mono_account_id)
         age_flag(account, days * DAY + timedelta(hours=1))
 
     first = reconcile(batch=2)
@@ -282,7 +284,7 @@ def test_stale_details_get_one_refresh_and_fresh_ones_none(make_account, reconci
 
 
 def test_reconcile_command_prints_what_it_queued(account, capsys, django_capture_on_commit_callbacks):
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)
     age_flag(account, DAY)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -310,9 +312,9 @@ def test_sent_counts_counts_first_emails_and_reminders_since_a_time(make_account
     reconcile()
     Notification.objects.filter(account=two).update(sent_at=timezone.now() - 2 * DAY)
 
-    assert notifications.sent_counts(timezone.now() - DAY) == {"first_emails": 1, "reminders": 1}
-    assert notifications.sent_counts(timezone.now() - 3 * DAY) == {"first_emails": 2, "reminders": 1}
-    assert notifications.sent_counts(timezone.now() + timedelta(seconds=1)) == {"first_emails": 0, "reminders": 0}
+    assert schedule.sent_counts(timezone.now() - DAY) == {"first_emails": 1, "reminders": 1}
+    assert schedule.sent_counts(timezone.now() - 3 * DAY) == {"first_emails": 2, "reminders": 1}
+    assert schedule.sent_counts(timezone.now() + timedelta(seconds=1)) == {"first_emails": 0, "reminders": 0}
 
 
 # --- admin --------------------------------------------------------------------------------------------
@@ -344,14 +346,14 @@ def test_with_procrastinate_repeated_passes_queue_one_job_per_account(account, s
     from procrastinate.contrib.django.models import ProcrastinateJob
 
     settings.TASKS_BACKEND = "procrastinate"  # jobs are rows; no worker runs them here
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)
     age_flag(account, DAY)
     LinkedAccount.objects.filter(pk=account.pk).update(details_checked_at=timezone.now() - 2 * DAY)
 
-    first, second = tasks.reconcile(), tasks.reconcile()
+    first, second = notification_tasks.reconcile(), notification_tasks.reconcile()
 
     assert (first.reminders, first.refreshes) == ([account.mono_account_id], [account.mono_account_id])
-    assert second == tasks.Reconciled()  # the waiting email is seen, the refresh was marked asked-for
+    assert second == notification_tasks.Reconciled()  # the waiting email is seen, the refresh was marked asked-for
     jobs = ProcrastinateJob.objects.order_by("task_name")
     assert [(j.task_name, j.args) for j in jobs] == [
         ("accounts.tasks.refresh_account_details", {"mono_account_id": account.mono_account_id}),

@@ -22,6 +22,8 @@ from monolink.logs import JsonFormatter, RedactSecretsFilter
 from monolink.mono import MonoUnavailable
 from monolink.mono.client import MonoClient
 from monolink.sentry import FILTERED, scrub
+from notifications import tasks as notification_tasks
+from reauth import tasks as reauth_tasks
 from webhooks import handlers
 from webhooks.models import WebhookEvent
 
@@ -468,15 +470,14 @@ def test_a_job_logs_its_id_and_task(make_account, procrastinate_backend, log_lin
 
 @pytest.mark.postgres
 def test_metrics_and_readiness_read_the_task_queue(client, settings, metrics_token, procrastinate_backend):
-    from accounts import tasks
     from monolink.taskqueue import defer
 
     settings.HEALTH_CHECK_TOKEN = "health-token-for-the-tests"
     settings.HEALTH_QUEUE_MAX_AGE = timedelta(seconds=60)
     with transaction.atomic():
-        defer(tasks.send_reauth_email, mono_account_id="acc-1")
-        defer(tasks.send_reauth_email, mono_account_id="acc-2")
-        tasks.refresh_account_details.configure(schedule_in={"minutes": 5}).defer(mono_account_id="acc-3")
+        defer(notification_tasks.send_reauth_email, mono_account_id="acc-1")
+        defer(notification_tasks.send_reauth_email, mono_account_id="acc-2")
+        reauth_tasks.refresh_account_details.configure(schedule_in={"minutes": 5}).defer(mono_account_id="acc-3")
     with connection.cursor() as cursor:  # the first mail job has waited ten minutes
         cursor.execute(
             "UPDATE procrastinate_events SET at = now() - interval '10 minutes' "

@@ -163,7 +163,10 @@ def test_reauth_page_in_account_mode_passes_the_account_id(signed_in, make_accou
 def test_reauth_page_never_shows_another_users_account_or_token(signed_in, make_account, other_user, settings):
     settings.MONO_REAUTH_MODE = "token"
     theirs = make_account(
-        user=other_user, reauth_required=True, reauth_code="tok_theirs_secret", reauth_code_issued_at=timezone.now()
+        user=other_user,
+        reauth_required=True,
+        reauth_token_fingerprint="tok_theirs_secret",
+        reauth_token_issued_at=timezone.now(),
     )
     body = signed_in.get(REAUTH).content.decode()
     assert "tok_theirs_secret" not in body
@@ -188,7 +191,7 @@ def test_reauth_page_requires_sign_in(client):
 
 
 def _complete_url(account):
-    return reverse("accounts:reauth_complete", args=[account.pk])
+    return reverse("web:reauth_complete", args=[account.pk])
 
 
 def test_completion_records_the_attempt_and_starts_the_grace_period(signed_in, make_account):
@@ -316,7 +319,7 @@ def test_dashboard_only_lists_the_users_own_accounts(signed_in, make_account, ot
     ],
 )
 def test_minor_units_are_formatted_as_naira(amount, currency, shown):
-    from accounts.templatetags.money import minor_units
+    from monolink.templatetags.money import minor_units
 
     assert minor_units(amount, currency) == shown
 

@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import rules
 from accounts.models import LinkedAccount
+from reauth import credentials, state
 
 API = "https://api.withmono.com"  # tests/conftest.py real_mono
 REAUTH = "/reconnect/"
@@ -44,11 +44,11 @@ def signed_in(client, user):
 
 
 def credential_url(account) -> str:
-    return reverse("accounts:reauth_credential", args=[account.pk])
+    return reverse("web:reauth_credential", args=[account.pk])
 
 
 def hosted_url(account) -> str:
-    return reverse("accounts:reauth_hosted", args=[account.pk])
+    return reverse("web:reauth_hosted", args=[account.pk])
 
 
 def reauthorise_url(account) -> str:
@@ -142,9 +142,9 @@ def test_token_mode_click_mints_a_token_each_time_and_keeps_only_its_fingerprint
     assert len(real_mono.calls) == 2
 
     account.refresh_from_db()
-    assert account.reauth_code == rules.token_fingerprint("tok_second_0123456789abcdef")
-    assert "tok_second" not in account.reauth_code
-    assert account.reauth_code_issued_at is not None
+    assert account.reauth_token_fingerprint == credentials.token_fingerprint("tok_second_0123456789abcdef")
+    assert "tok_second" not in account.reauth_token_fingerprint
+    assert account.reauth_token_issued_at is not None
 
 
 def test_a_page_left_open_for_an_hour_still_mints_on_click(signed_in, make_account, settings, real_mono):
@@ -153,7 +153,8 @@ def test_a_page_left_open_for_an_hour_still_mints_on_click(signed_in, make_accou
     signed_in.get(REAUTH)
     # Stored state from an hour ago (an old token's fingerprint) changes nothing: the click mints afresh.
     LinkedAccount.objects.filter(pk=account.pk).update(
-        reauth_code=rules.token_fingerprint("old"), reauth_code_issued_at=timezone.now() - timedelta(hours=1)
+        reauth_token_fingerprint=credentials.token_fingerprint("old"),
+        reauth_token_issued_at=timezone.now() - timedelta(hours=1),
     )
     real_mono.post(reauthorise_url(account), json={"token": "tok_fresh_0123456789abcdef"})
     assert signed_in.post(credential_url(account)).json()["credential"] == "tok_fresh_0123456789abcdef"
@@ -178,7 +179,7 @@ def test_mono_failing_the_mint_is_a_readable_502_and_stores_nothing(
     assert message in response.json()["message"]
     assert settings.MONO_SECRET_KEY not in response.content.decode()
     account.refresh_from_db()
-    assert account.reauth_code is None
+    assert account.reauth_token_fingerprint is None
 
 
 def test_click_with_mono_hanging_answers_within_the_deadline_with_the_readable_message(
@@ -234,7 +235,7 @@ def test_status_reports_each_of_the_users_accounts_and_nothing_of_others(signed_
     waiting = make_account(reauth_required=True, reauth_submitted_at=timezone.now(), institution_name="GTBank")
     done = make_account(reauth_required=False, institution_name="Access Bank")
     theirs = make_account(user=other_user, reauth_required=True)
-    url = reverse("accounts:reauth_status")
+    url = reverse("web:reauth_status")
     response = signed_in.get(url, {"account": [waiting.pk, done.pk, theirs.pk, "x", "9" * 40]})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -253,15 +254,15 @@ def test_status_reports_each_of_the_users_accounts_and_nothing_of_others(signed_
 
 def test_status_follows_the_webhook(signed_in, make_account):
     account = make_account(reauth_required=True, reauth_submitted_at=timezone.now())
-    url = reverse("accounts:reauth_status") + f"?account={account.pk}"
+    url = reverse("web:reauth_status") + f"?account={account.pk}"
     assert signed_in.get(url).json()["accounts"][0]["state"] == "awaiting"
-    rules.mark_reauthorised(mono_account_id=account.mono_account_id)
+    state.mark_reauthorised(mono_account_id=account.mono_account_id)
     assert signed_in.get(url).json()["accounts"][0]["state"] == "ok"
 
 
 def test_completion_answers_the_cards_state_and_text(signed_in, make_account):
     account = make_account(reauth_required=True)
-    url = reverse("accounts:reauth_complete", args=[account.pk])
+    url = reverse("web:reauth_complete", args=[account.pk])
     body = signed_in.post(url, {"code": "code_abc"}, content_type="application/json").json()
     assert body == {
         "status": "awaiting",
@@ -284,7 +285,7 @@ def test_hosted_reauth_asks_mono_with_a_fresh_ref_and_redirects_there(signed_in,
     assert "no-store" in first["Cache-Control"]
     assert second.status_code == 302
     sent = [json.loads(call.request.body) for call in initiate.calls]
-    returned = SITE + reverse("accounts:reauth_returned", args=[account.pk])
+    returned = SITE + reverse("web:reauth_returned", args=[account.pk])
     for payload in sent:
         assert {k: v for k, v in payload.items() if k != "meta"} == {
             "scope": "reauth",
@@ -293,7 +294,7 @@ def test_hosted_reauth_asks_mono_with_a_fresh_ref_and_redirects_there(signed_in,
         }
     assert sent[0]["meta"]["ref"] != sent[1]["meta"]["ref"]  # Mono refuses a reused ref
     account.refresh_from_db()
-    assert account.reauth_code is None  # nothing about the link is stored
+    assert account.reauth_token_fingerprint is None  # nothing about the link is stored
 
 
 def test_hosted_reauth_uses_site_url_even_with_a_forged_host(signed_in, make_account, real_mono, settings):
@@ -355,20 +356,20 @@ def test_back_from_monos_page_shows_waiting_and_keeps_next(signed_in, make_accou
     account = make_account(reauth_required=True, institution_name="Zenith Bank")
     real_mono.post(f"{API}/v2/accounts/initiate", json={"data": {"mono_url": "https://link.mono.co/r"}})
     signed_in.post(hosted_url(account), {"next": "/x/"})
-    back = signed_in.get(reverse("accounts:reauth_returned", args=[account.pk]) + "?status=whatever")
+    back = signed_in.get(reverse("web:reauth_returned", args=[account.pk]) + "?status=whatever")
     assert back.status_code == 200
     assert "no-store" in back["Cache-Control"]
     body = back.content.decode()
     assert 'data-state="awaiting"' in body and "Waiting for your bank&#x27;s confirmation…" in body
     assert 'href="/x/" data-testid="not-now">Continue</a>' in body
-    rules.mark_reauthorised(mono_account_id=account.mono_account_id)
-    body = signed_in.get(reverse("accounts:reauth_returned", args=[account.pk])).content.decode()
+    state.mark_reauthorised(mono_account_id=account.mono_account_id)
+    body = signed_in.get(reverse("web:reauth_returned", args=[account.pk])).content.decode()
     assert "Zenith Bank reconnected" in body and 'data-state="ok"' in body
 
 
 def test_back_from_monos_page_for_another_users_account_is_404(signed_in, make_account, other_user):
     theirs = make_account(user=other_user, reauth_required=True)
-    assert signed_in.get(reverse("accounts:reauth_returned", args=[theirs.pk])).status_code == 404
+    assert signed_in.get(reverse("web:reauth_returned", args=[theirs.pk])).status_code == 404
 
 
 def test_reauth_page_allows_its_forms_to_lead_to_monos_hosted_page(signed_in, make_account, settings):
@@ -385,19 +386,19 @@ def test_reauth_page_allows_its_forms_to_lead_to_monos_hosted_page(signed_in, ma
 def test_store_reauth_token_keeps_a_fingerprint_that_is_not_the_token(make_account):
     account = make_account(reauth_required=True)
     token = "eyJhbGciOiJIUzI1NiJ9.live-token-0123456789"
-    rules.store_reauth_token(mono_account_id=account.mono_account_id, token=token, issued_at=timezone.now())
+    credentials.store_reauth_token(mono_account_id=account.mono_account_id, token=token, issued_at=timezone.now())
     account.refresh_from_db()
-    assert account.reauth_code.startswith("sha256:") and len(account.reauth_code) == 23
-    assert token not in account.reauth_code and token[:12] not in account.reauth_code
-    assert rules.token_fingerprint(token) == account.reauth_code
+    assert account.reauth_token_fingerprint.startswith("sha256:") and len(account.reauth_token_fingerprint) == 23
+    assert token not in account.reauth_token_fingerprint and token[:12] not in account.reauth_token_fingerprint
+    assert credentials.token_fingerprint(token) == account.reauth_token_fingerprint
 
 
 def test_admin_shows_the_fingerprint_and_when_it_was_minted_never_a_token(admin_client, make_account):
     account = make_account(reauth_required=True)
     token = "tok_admin_0123456789abcdef"  # as a Reconnect click would have minted it
-    rules.store_reauth_token(mono_account_id=account.mono_account_id, token=token, issued_at=timezone.now())
+    credentials.store_reauth_token(mono_account_id=account.mono_account_id, token=token, issued_at=timezone.now())
     page = admin_client.get(reverse("admin:accounts_linkedaccount_change", args=[account.pk])).content.decode()
-    assert f"fingerprint {rules.token_fingerprint('tok_admin_0123456789abcdef')}, minted " in page
+    assert f"fingerprint {credentials.token_fingerprint('tok_admin_0123456789abcdef')}, minted " in page
     assert "tok_admin" not in page
 
 
@@ -418,5 +419,5 @@ def test_migration_replaces_stored_tokens_with_their_fingerprints(user):
         MigrationExecutor(connection).migrate([after])
     finally:
         MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
-    stored = dict(LinkedAccount.objects.values_list("mono_account_id", "reauth_code"))
-    assert stored == {"a" * 24: rules.token_fingerprint(token), "b" * 24: None}
+    stored = dict(LinkedAccount.objects.values_list("mono_account_id", "reauth_token_fingerprint"))
+    assert stored == {"a" * 24: credentials.token_fingerprint(token), "b" * 24: None}

@@ -16,10 +16,10 @@ from django.db import connection
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from accounts import tasks
 from accounts.models import LinkedAccount, Notification
 from monolink.mono import payloads
 from monolink.mono.sandbox import sandbox_details
+from notifications import tasks as notification_tasks
 
 from . import test_worker
 from .test_notifications import DAY, age_flag, steps_sent
@@ -93,7 +93,7 @@ def race_reconcilers(count: int) -> None:
     def run():
         try:
             barrier.wait()
-            tasks.reconcile()
+            notification_tasks.reconcile()
         finally:
             connection.close()
 

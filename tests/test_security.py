@@ -25,10 +25,11 @@ from django.views.debug import technical_500_response
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import rules, tasks
-from accounts.checks import webhook_secret_length_check
 from accounts.models import LinkedAccount, User
+from monolink.checks import webhook_secret_length_check
 from monolink.mono.types import details_from_mono
+from notifications import tasks as notification_tasks
+from reauth import state
 from tests.conftest import _Capture
 from tests.webhooks_support import load
 
@@ -241,7 +242,7 @@ def test_a_password_only_session_is_not_enough_for_the_admin(client, staff, otp_
 
 
 def test_view_only_staff_cannot_filter_accounts_by_their_token(make_account):
-    make_account(reauth_code="tok-abcdef-SECRET")
+    make_account(reauth_token_fingerprint="tok-abcdef-SECRET")
     make_account()
     viewer = User.objects.create_user("viewer", password="pw-view-12345", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_linkedaccount"))
@@ -250,9 +251,9 @@ def test_view_only_staff_cannot_filter_accounts_by_their_token(make_account):
     url = reverse("admin:accounts_linkedaccount_changelist")
 
     probes = [
-        client.get(url, {"reauth_code__startswith": "tok-a"}),
-        client.get(url, {"reauth_code__regex": "^tok"}),
-        client.get(url, {"reauth_code": "tok-abcdef-SECRET"}),
+        client.get(url, {"reauth_token_fingerprint__startswith": "tok-a"}),
+        client.get(url, {"reauth_token_fingerprint__regex": "^tok"}),
+        client.get(url, {"reauth_token_fingerprint": "tok-abcdef-SECRET"}),
         client.get(url, {"user__password__startswith": "md5"}),
     ]
 
@@ -464,10 +465,10 @@ def test_a_newline_in_the_bank_name_no_longer_blocks_the_flag_email(account):
     updated["account"]["institution"]["name"] = "GT\r\nBcc: victim@example.com"
     details = details_from_mono(account_id=account.mono_account_id, account=updated["account"], meta=updated["meta"])
 
-    rules.apply_account_update(mono_account_id=account.mono_account_id, details=details)
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+    state.apply_account_update(mono_account_id=account.mono_account_id, details=details)
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)
 
-    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "sent"
+    assert notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "sent"
 
     assert LinkedAccount.objects.get(pk=account.pk).institution_name == "GT Bcc: victim@example.com"
     assert [m.subject for m in mail.outbox] == ["Reconnect your GT Bcc: victim@example.com account"]

@@ -19,10 +19,12 @@ from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.jobs import Job
 
-from accounts import rules, tasks
 from monolink.mono import MonoNotFound, MonoRateLimited, MonoUnavailable, payloads
 from monolink.taskqueue import Backoff
-from webhooks import events, handlers
+from notifications import tasks as notification_tasks
+from reauth import state
+from reauth import tasks as reauth_tasks
+from webhooks import handlers, parsing
 
 from .conftest import ON_POSTGRES
 from .webhooks_support import post
@@ -90,7 +92,7 @@ def test_flag_emails_the_user_once_with_a_link_to_the_reauth_page(account, deliv
     message = mail.outbox[0]
     assert message.to == ["ada@example.com"]
     assert message.subject == "Reconnect your GTBank account"
-    assert "http://127.0.0.1:8000" + reverse("accounts:reauth") in message.body
+    assert "http://127.0.0.1:8000" + reverse("web:reauth") in message.body
     assert account.account_number_masked in message.body
     account.refresh_from_db()
     assert account.reauth_notified_at is not None
@@ -108,34 +110,34 @@ def test_flag_webhook_delivered_twice_and_again_under_a_new_id_sends_one_email(a
 def test_email_task_run_twice_sends_one_email(account, deliver):
     deliver(payloads.reauthorisation_required(account.mono_account_id))
 
-    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "already_sent"
+    assert notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "already_sent"
     assert len(mail.outbox) == 1
 
 
 def test_a_new_flag_after_reauthorisation_emails_again(account, deliver):
     deliver(payloads.reauthorisation_required(account.mono_account_id))
-    rules.mark_reauthorised(mono_account_id=account.mono_account_id)
+    state.mark_reauthorised(mono_account_id=account.mono_account_id)
     deliver(payloads.reauthorisation_required(account.mono_account_id))
 
     assert len(mail.outbox) == 2
 
 
 def test_no_email_when_the_flag_is_cleared_before_the_task_runs(account):
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
-    rules.mark_reauthorised(mono_account_id=account.mono_account_id)
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)
+    state.mark_reauthorised(mono_account_id=account.mono_account_id)
 
-    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "not_flagged"
+    assert notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "not_flagged"
     assert mail.outbox == []
 
 
 def test_nothing_is_queued_when_the_flagging_transaction_rolls_back(account, django_capture_on_commit_callbacks):
-    event = events.parse_event(payloads.reauthorisation_required(account.mono_account_id))
+    event = parsing.parse_event(payloads.reauthorisation_required(account.mono_account_id))
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        assert handlers.reauthorisation_required(event, None).changes == (("flag", rules.Change.APPLIED),)
+        assert handlers.reauthorisation_required(event, None).changes == (("flag", state.Change.APPLIED),)
         raise RuntimeError("the webhook handler failed after flagging")
 
     assert callbacks == []
@@ -145,25 +147,25 @@ def test_nothing_is_queued_when_the_flagging_transaction_rolls_back(account, dja
 
 
 def test_a_failed_send_is_not_recorded_so_the_retry_emails(account, settings):
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)
     settings.EMAIL_BACKEND = "tests.test_tasks.BrokenEmailBackend"
 
     with pytest.raises(ConnectionRefusedError):  # an OSError: the task's backoff retries it
-        tasks.send_reauth_email(mono_account_id=account.mono_account_id)
+        notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id)
     account.refresh_from_db()
     assert account.reauth_notified_at is None
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "sent"
+    assert notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id) == "sent"
     assert len(mail.outbox) == 1
 
 
 def test_a_resent_email_keeps_its_message_id_so_mail_systems_can_fold_copies(account):
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
-    tasks.send_reauth_email(mono_account_id=account.mono_account_id)
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)
+    notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id)
     account.notifications.all().delete()  # as if the worker was killed between the send and the record
 
-    tasks.send_reauth_email(mono_account_id=account.mono_account_id)
+    notification_tasks.send_reauth_email(mono_account_id=account.mono_account_id)
 
     first, second = (message.extra_headers["Message-ID"] for message in mail.outbox)
     assert first == second
@@ -185,7 +187,7 @@ def test_user_without_email_gets_no_email_and_no_error(account, deliver):
 
 def test_reauthorised_account_is_refreshed_from_mono(account, real_mono, deliver):
     real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", json=v2_account(account.mono_account_id))
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)
 
     assert deliver(payloads.account_reauthorized(account.mono_account_id)) == 200
 
@@ -197,7 +199,7 @@ def test_reauthorised_account_is_refreshed_from_mono(account, real_mono, deliver
 
 def test_refresh_failure_does_not_fail_the_reauthorisation(account, real_mono, deliver):
     real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", status=503, json={"message": "down"})
-    rules.flag_for_reauth(mono_account_id=account.mono_account_id)
+    state.flag_for_reauth(mono_account_id=account.mono_account_id)
 
     assert deliver(payloads.account_reauthorized(account.mono_account_id)) == 200
 
@@ -207,9 +209,9 @@ def test_refresh_failure_does_not_fail_the_reauthorisation(account, real_mono, d
 
 
 def test_refresh_skips_an_unlinked_account_without_calling_mono(account, real_mono):
-    rules.mark_unlinked(mono_account_id=account.mono_account_id)
+    state.mark_unlinked(mono_account_id=account.mono_account_id)
 
-    assert tasks.refresh_account_details(mono_account_id=account.mono_account_id) == "skipped"
+    assert reauth_tasks.refresh_account_details(mono_account_id=account.mono_account_id) == "skipped"
     assert len(real_mono.calls) == 0
 
 
@@ -218,7 +220,7 @@ def test_refresh_from_a_task_uses_the_task_budget_not_the_request_deadline(accou
     settings.MONO_TIMEOUT = (3.05, 30)
     real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", json=v2_account(account.mono_account_id))
 
-    tasks.refresh_account_details(mono_account_id=account.mono_account_id)
+    reauth_tasks.refresh_account_details(mono_account_id=account.mono_account_id)
 
     _connect, read = real_mono.calls[0].request.req_kwargs["timeout"]
     assert read > settings.MONO_REQUEST_DEADLINE  # 30 s fits in the task's 40 s, not in a request's 8 s
@@ -264,7 +266,7 @@ def test_backoff_waits_at_least_what_mono_asked_for(settings):
 
 
 def test_email_task_retries_transient_smtp_failures_only():
-    strategy = tasks.send_reauth_email.retry_strategy
+    strategy = notification_tasks.send_reauth_email.retry_strategy
 
     assert strategy.get_retry_decision(exception=smtplib.SMTPDataError(451, b"try later"), job=job(0))
     assert strategy.get_retry_decision(exception=ConnectionRefusedError(), job=job(0))
@@ -278,7 +280,7 @@ def test_email_task_retries_transient_smtp_failures_only():
 def test_a_flag_and_its_email_job_commit_together_or_not_at_all(account, settings):
     assert ON_POSTGRES
     settings.TASKS_BACKEND = "procrastinate"
-    event = events.parse_event(payloads.reauthorisation_required(account.mono_account_id))
+    event = parsing.parse_event(payloads.reauthorisation_required(account.mono_account_id))
 
     with pytest.raises(RuntimeError), transaction.atomic():
         handlers.reauthorisation_required(event, None)
@@ -300,8 +302,8 @@ def test_at_most_one_refresh_waits_per_account(account, settings):
 
     with transaction.atomic():
         for _ in range(5):
-            tasks.queue_refresh(mono_account_id=account.mono_account_id)
-        rules.mark_unlinked(mono_account_id=account.mono_account_id)  # the transaction is still usable
+            reauth_tasks.queue_refresh(mono_account_id=account.mono_account_id)
+        state.mark_unlinked(mono_account_id=account.mono_account_id)  # the transaction is still usable
 
     assert ProcrastinateJob.objects.filter(task_name="accounts.tasks.refresh_account_details").count() == 1
     account.refresh_from_db()
@@ -319,7 +321,7 @@ def test_a_queued_job_commits_without_a_notify(transactional_db, account, settin
     ) as listener:
         listener.execute("LISTEN procrastinate_any_queue_v1")
         with transaction.atomic():
-            tasks.queue_refresh(mono_account_id=account.mono_account_id)
+            reauth_tasks.queue_refresh(mono_account_id=account.mono_account_id)
 
         assert not connection.in_atomic_block  # committed for real: a NOTIFY would be on its way now
         assert ProcrastinateJob.objects.filter(task_name="accounts.tasks.refresh_account_details").count() == 1

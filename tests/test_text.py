@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from accounts.templatetags.money import minor_units
+from monolink.templatetags.money import minor_units
 from monolink.text import count_noun, duration
 
 

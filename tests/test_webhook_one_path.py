@@ -10,12 +10,12 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts import rules
 from accounts.models import LinkedAccount
+from linking import exchange
 from monolink.mono import events, payloads
-from webhooks import admin as webhooks_admin
-from webhooks import events as parsed_events
-from webhooks import handlers, pipeline
+from reauth import state
+from staff.admin import deliveries as delivery_admin
+from webhooks import handlers, parsing, pipeline
 from webhooks.models import WebhookEvent
 
 from .webhooks_support import ACCOUNT_ID, load, post, raw, snapshot
@@ -37,7 +37,7 @@ def processed(monkeypatch):
 
     def spy(hold, *, only_if):
         outcome = real(hold, only_if=only_if)
-        runs.append({"hold": hold.func.__name__, "row": outcome.event and outcome.event.pk, "only_if": only_if})
+        runs.append({"hold": hold.func.__name__, "row": outcome.delivery and outcome.delivery.pk, "only_if": only_if})
         return outcome
 
     monkeypatch.setattr(pipeline, "process", spy)
@@ -101,7 +101,7 @@ def test_linking_an_account_replays_its_parked_deliveries_through_process(
     processed.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        rules.link_account(user=user, mono_account_id=ACCOUNT_ID)
+        exchange.link_account(user=user, mono_account_id=ACCOUNT_ID)
 
     assert processed == [{"hold": "_lock", "row": row.pk, "only_if": {"unmatched"}}]
     row.refresh_from_db()
@@ -216,11 +216,11 @@ def test_imports_run_downhill_webhooks_then_accounts_then_monolink(folder, forbi
 def test_event_names_come_from_one_module():
     assert set(handlers.HANDLERS) == set(events.ALL)
     assert {events.PREFIX + name for name in payloads.BUILDERS} == set(events.ALL)
-    choices = webhooks_admin.EventFilter(None, {}, WebhookEvent, None).lookup_choices
+    choices = delivery_admin.EventFilter(None, {}, WebhookEvent, None).lookup_choices
     assert [value for value, _label in choices] == list(events.ALL)
     for name in events.ALL:
         built = payloads.build(name, ACCOUNT_ID)
-        assert parsed_events.parse_event(built).name == name == built["event"]
+        assert parsing.parse_event(built).name == name == built["event"]
 
 
 # --- rules touched by the pipeline -----------------------------------------------------------------
@@ -246,14 +246,14 @@ def test_flag_on_an_unlinked_account_is_ignored(make_account):
 
     make_account(mono_account_id=ACCOUNT_ID, unlinked_at=timezone.now())
 
-    assert rules.flag_for_reauth(mono_account_id=ACCOUNT_ID) == rules.Change.IGNORED
+    assert state.flag_for_reauth(mono_account_id=ACCOUNT_ID) == state.Change.IGNORED
     assert not LinkedAccount.objects.get().reauth_required
 
 
 def test_staff_clearing_a_flag_logs_the_reason(make_account, caplog):
     make_account(mono_account_id=ACCOUNT_ID, reauth_required=True)
 
-    assert rules.clear_reauth_flag(mono_account_id=ACCOUNT_ID, reason="customer called") == rules.Change.APPLIED
+    assert state.clear_reauth_flag(mono_account_id=ACCOUNT_ID, reason="customer called") == state.Change.APPLIED
 
     assert "reason='customer called'" in caplog.text
     assert not LinkedAccount.objects.get().reauth_required

@@ -8,8 +8,9 @@ import responses
 from django.core import mail
 from django.test import override_settings
 
-from accounts import rules
 from accounts.models import LinkedAccount
+from linking import exchange
+from reauth import state
 from webhooks import handlers, pipeline
 from webhooks.models import WebhookEvent
 
@@ -55,7 +56,7 @@ def test_same_event_id_with_a_reserialised_body_is_a_duplicate(account):
 
 def test_handler_fault_rolls_back_keeps_the_error_and_mono_retry_processes_it(account, monkeypatch):
     def flag_then_fail(event, occurred_at):
-        rules.flag_for_reauth(mono_account_id=event.account_id, occurred_at=occurred_at)
+        state.flag_for_reauth(mono_account_id=event.account_id, occurred_at=occurred_at)
         raise RuntimeError("bank adapter exploded")
 
     monkeypatch.setitem(handlers.HANDLERS, "mono.events.reauthorisation_required", flag_then_fail)
@@ -150,7 +151,7 @@ def test_unknown_account_is_unmatched_then_replayed_when_linked(user, django_cap
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"unmatched"}
 
     with django_capture_on_commit_callbacks(execute=True):
-        account = rules.link_account(user=user, mono_account_id=ACCOUNT_ID)
+        account = exchange.link_account(user=user, mono_account_id=ACCOUNT_ID)
 
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
     account.refresh_from_db()
@@ -235,7 +236,7 @@ def test_receive_without_http_applies_the_same_rules(account):
     outcome = pipeline.receive(body=raw("account_unlinked.v2"), headers={"X-Test": "1"}, remote_ip=None)
 
     assert (outcome.http_status, outcome.status) == (200, "processed")
-    assert outcome.event.headers == {"x-test": "1"}
+    assert outcome.delivery.headers == {"x-test": "1"}
     account.refresh_from_db()
     assert account.unlinked_at is not None
 

@@ -14,7 +14,7 @@ SNAPSHOT_FIELDS = [
     "reauth_required",
     "reauth_requested_at",
     "reauth_completed_at",
-    "reauth_code",
+    "reauth_token_fingerprint",
     "unlinked_at",
     "last_event_at",
     "details_as_of",

@@ -1,6 +1,13 @@
 from django.db import models
 
 
+class WebhookEventQuerySet(models.QuerySet):
+    def problems_since(self, since) -> "WebhookEventQuerySet":
+        """Failed or invalid deliveries received since `since`: what staff must look at (the
+        (status, received_at) index answers it)."""
+        return self.filter(status__in=WebhookEvent.PROBLEM_STATUSES, received_at__gte=since)
+
+
 class WebhookEvent(models.Model):
     """One row per distinct Mono delivery: the log staff read and the dedupe guard.
 
@@ -34,6 +41,8 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WebhookEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -3,7 +3,7 @@
 DRF's JSONParser would recurse without limit (1,000 nested arrays raise RecursionError, a 500) and
 hand the view a dict without the bytes the delivery log keeps and the dedupe key hashes; reading the
 body again afterwards would be a second pass. This parser reads at most the size limit plus one byte
-and returns both, decoded by webhooks.events.decode (the replay of a stored body uses it too).
+and returns both, decoded by webhooks.parsing.decode (the replay of a stored body uses it too).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 
-from .events import InvalidPayload, body_too_large, decode
+from .parsing import InvalidPayload, body_too_large, decode
 
 log = logging.getLogger(__name__)
 

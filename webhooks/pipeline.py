@@ -2,7 +2,7 @@
 
     HTTP view (Mono's delivery and its retries) ── receive() ── store it, or find the stored copy ──┐
     admin Reprocess, `replay_webhooks` ──────────── reprocess() ─ the stored row ────────────────────┤
-    an account linked (accounts.signals) ────────── replay_unmatched() ─ its parked rows ────────────┤
+    an account linked (webhooks.tasks) ──────────── replay_unmatched() ─ its parked rows ────────────┤
                                                                                                       v
     process(): one transaction { hold the stored delivery (locked) → re-check its status →
                                  run the handler → record the outcome }; a fault is recorded apart.
@@ -42,12 +42,12 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import rules
 from monolink import log_context
+from reauth.state import UnknownAccount
 
-from .events import Event, InvalidPayload, decode, parse_event
 from .handlers import HANDLERS
 from .models import WebhookEvent
+from .parsing import Event, InvalidPayload, decode, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,12 @@ UNMATCHED_DETAIL = "Unmatched: no linked account with this id yet; replayed when
 class Outcome:
     http_status: int
     detail: str
-    event: WebhookEvent | None = None
+    delivery: WebhookEvent | None = None  # the stored row (its `event` is Mono's event name)
     duplicate: bool = False  # True when nothing ran because the delivery had been handled already
 
     @property
     def status(self) -> str:
-        return self.event.status if self.event is not None else ""
+        return self.delivery.status if self.delivery is not None else ""
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def reprocess(row: WebhookEvent) -> Outcome:
 def replay_unmatched(*, mono_account_id: str) -> int:
     """Run the account's `unmatched` deliveries again, oldest first; return how many ran.
 
-    Called when an account is linked (see webhooks.apps): Mono's webhooks can beat the browser's code
+    Queued when an account is linked (webhooks.tasks): Mono's webhooks can beat the browser's code
     exchange, and those deliveries were parked rather than lost.
     """
     pks = list(
@@ -140,11 +140,6 @@ def replay_unmatched(*, mono_account_id: str) -> int:
     if pks:
         log.info("replayed %d unmatched webhook(s) account=%s", replayed, mono_account_id)
     return replayed
-
-
-def replay_on_link(sender, *, mono_account_id: str, **kwargs) -> None:
-    """accounts.signals.account_linked receiver (connected in webhooks.apps)."""
-    replay_unmatched(mono_account_id=mono_account_id)
 
 
 # --- the one path ----------------------------------------------------------------------------------
@@ -175,7 +170,7 @@ def process(hold: Callable[[], Held | None], *, only_if: frozenset[str] | set[st
         if committed and outcome is not None:
             # The effect is committed; only a follow-up failed. A 500 would make Mono retry an event
             # we already applied.
-            log.error("webhook follow-up after commit failed row=%s error=%s", outcome.event.pk, exc)
+            log.error("webhook follow-up after commit failed row=%s error=%s", outcome.delivery.pk, exc)
             return outcome
         return _record_failure(held, exc)
     _log(outcome)
@@ -201,7 +196,7 @@ def _run(held: Held) -> Outcome:
     else:
         try:
             result = handler(event, event.occurred_at or row.received_at)
-        except rules.UnknownAccount:
+        except UnknownAccount:
             # The rule wrote nothing; the row waits for the account to be linked.
             status, detail = Status.UNMATCHED, UNMATCHED_DETAIL
         else:
@@ -368,7 +363,7 @@ def _scrub(text: str) -> str:
 
 
 def _log(outcome: Outcome) -> None:
-    row = outcome.event
+    row = outcome.delivery
     if row is not None:
         log.info(
             "webhook row=%s event=%s account=%s status=%s: %s",

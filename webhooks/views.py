@@ -73,9 +73,9 @@ class MonoWebhookView(APIView):
     def finalize_response(self, request, response, *args, **kwargs):
         # Every answer counts once, refusals (401, 413, 415) included: the one place they all pass.
         outcome = getattr(self, "outcome", None)
-        if outcome is not None and outcome.event is not None:
-            label = "duplicate" if outcome.duplicate else outcome.event.status
-            metrics.observe_webhook(event=outcome.event.event, outcome=label, seconds=self.seconds)
+        if outcome is not None and outcome.delivery is not None:
+            label = "duplicate" if outcome.duplicate else outcome.delivery.status
+            metrics.observe_webhook(event=outcome.delivery.event, outcome=label, seconds=self.seconds)
         else:
             code = response.status_code
             metrics.observe_webhook(event=None, outcome=_REFUSALS.get(code, f"http_{code}"))

@@ -25,6 +25,7 @@ from .types import (
 )
 
 __all__ = [
+    "TRANSIENT",
     "AccountDetails",
     "Deadline",
     "Institution",
@@ -40,6 +41,10 @@ __all__ = [
     "ReauthToken",
     "get_client",
 ]
+
+# Mono down or rate-limiting: worth another try later, for any task that calls Mono (the client has
+# already retried within its deadline).
+TRANSIENT = (MonoUnavailable, MonoRateLimited)
 
 
 def get_client() -> MonoClientProtocol:

@@ -1,6 +1,6 @@
 """Mono's webhook event names: the one place they are spelled (DESIGN.md §1 events table).
 
-Read by the webhook parser and handlers (webhooks.events, webhooks.handlers), the sandbox's payload
+Read by the webhook parser and handlers (webhooks.parsing, webhooks.handlers), the sandbox's payload
 builders and `mono_trigger` (monolink.mono.payloads) and the delivery admin's event filter. It sits
 in the lowest layer so every one of them can import it without importing each other.
 """
@@ -23,3 +23,8 @@ ALL = (CONNECTED, REAUTHORISATION_REQUIRED, REAUTHORIZED, UPDATED, SYNC_FAILED, 
 def short(name: str) -> str:
     """'mono.events.account_updated' -> 'account_updated' (for lists and command lines)."""
     return name.removeprefix(PREFIX)
+
+
+def label(name: str) -> str:
+    """'mono.events.account_reauthorized' → 'account reauthorized': Mono's name, for people to read."""
+    return short(name).replace("_", " ") or "(none)"

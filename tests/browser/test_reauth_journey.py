@@ -22,9 +22,9 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
-from accounts import rules
 from accounts.models import LinkedAccount, User
 from monolink.mono import payloads
+from reauth import credentials
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -145,7 +145,7 @@ def test_reconnect_with_monos_real_sdk_then_the_page_confirms_by_itself(
     assert parse_qs(urlsplit(page.url).query)["next"] == ["/"]
     assert page.evaluate("typeof window.Connect") == "function"
     account.refresh_from_db()
-    assert account.reauth_code is None  # nothing minted ahead of need: the page never calls Mono
+    assert account.reauth_token_fingerprint is None  # nothing minted ahead of need: the page never calls Mono
     assert_no_contradiction(page)
     shoot(page, artifacts_dir, f"reauth-needs-{mode}")
 
@@ -158,11 +158,11 @@ def test_reconnect_with_monos_real_sdk_then_the_page_confirms_by_itself(
     account.refresh_from_db()
     if mode == "token":
         # Minted by the click (the credential endpoint); only its fingerprint is kept.
-        assert account.reauth_code == rules.token_fingerprint(query["reauth_token"][0])
-        assert query["reauth_token"][0] not in account.reauth_code
+        assert account.reauth_token_fingerprint == credentials.token_fingerprint(query["reauth_token"][0])
+        assert query["reauth_token"][0] not in account.reauth_token_fingerprint
         assert "data" not in query
     else:
-        assert account.reauth_code is None
+        assert account.reauth_token_fingerprint is None
         assert json.loads(query["data"][0]) == {"account": account.mono_account_id}
         assert f"data={_encoded_account(account)}" in src  # url-encoded JSON, as Mono's iframe expects
         assert "reauth_token" not in query

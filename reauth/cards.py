@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from .models import LinkedAccount
+from accounts.models import LinkedAccount
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,5 @@
 """The staff overview on the admin index: a few counts and three small charts.
 
-In the webhooks app because it reads the delivery log: accounts and monolink never import webhooks.
-
 Every figure costs the same at 1,000 or 1,000,000 accounts (bench/admin_lists.py measures it):
 - flagged / awaiting: the partial indexes linkedaccount_flagged_idx and linkedaccount_awaiting_idx;
 - failed deliveries: webhookevent_status_idx (status, received_at), invalid counted with failed;
@@ -18,20 +16,17 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.apps import apps
-from django.conf import settings
-from django.db import connection
 from django.db.models import Case, Count, F, PositiveIntegerField, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import LinkedAccount
-from accounts.notifications import sent_counts
 from monolink import charts
 from monolink.mono.events import REAUTHORISATION_REQUIRED, REAUTHORIZED
-
-from .models import DailyEventCount, WebhookEvent
+from monolink.taskqueue import engine_in_database
+from notifications.schedule import sent_counts
+from webhooks.models import DailyEventCount, WebhookEvent
 
 DAYS = 30
 CHARTED_EVENTS = (REAUTHORISATION_REQUIRED, REAUTHORIZED)
@@ -71,7 +66,7 @@ def notifications_sent(since: datetime) -> tuple[int, int]:
 
 def task_counts() -> tuple[int | None, int | None]:
     """(failed, waiting) background jobs, from the task engine's own table; (None, None) without one."""
-    if not apps.is_installed("procrastinate.contrib.django") or connection.vendor != "postgresql":
+    if not engine_in_database():
         return None, None
     from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -183,7 +178,6 @@ def _median_reconnect(since: datetime) -> tuple[timedelta | None, int]:
 def build(now: datetime | None = None) -> Overview:
     now = now or timezone.now()
     flagged = LinkedAccount.objects.flagged()
-    grace_start = now - settings.REAUTH_GRACE_PERIOD
     last_day = now - timedelta(hours=24)
     today = timezone.localdate(now)
     first_day = today - timedelta(days=DAYS - 1)
@@ -199,10 +193,8 @@ def build(now: datetime | None = None) -> Overview:
     )
     return Overview(
         flagged=flagged.count(),
-        awaiting=flagged.filter(reauth_submitted_at__gte=grace_start).count(),
-        failed_deliveries=WebhookEvent.objects.filter(
-            status__in=WebhookEvent.PROBLEM_STATUSES, received_at__gte=last_day
-        ).count(),
+        awaiting=LinkedAccount.objects.awaiting(now).count(),
+        failed_deliveries=WebhookEvent.objects.problems_since(last_day).count(),
         emails_sent=emails,
         reminders_sent=reminders,
         tasks_failed=tasks_failed,

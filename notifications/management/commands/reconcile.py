@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.tasks import reconcile
+from notifications.tasks import reconcile
 
 
 class Command(BaseCommand):

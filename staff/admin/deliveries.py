@@ -2,10 +2,7 @@
 
 No one adds, edits or deletes a delivery here (it is the record of what Mono sent). The one write is
 'Reprocess', which goes through webhooks.pipeline.reprocess, the same path as `replay_webhooks`.
-Lists stay fast on a million rows: see accounts.admin.FastListMixin.
-
-The linked-account admin is registered here again with what only this app knows (each account's
-deliveries, the failed-delivery count, the sandbox demo action), so accounts never imports webhooks.
+Lists stay fast on a million rows: see staff.admin.lists.
 """
 
 from __future__ import annotations
@@ -14,26 +11,21 @@ import json
 from collections import Counter
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 
-from accounts import admin as accounts_admin
-from accounts.admin import FastListMixin
-from accounts.models import LinkedAccount
-from monolink.mono import events, payloads
-from monolink.text import count_noun, event_label, when
+from monolink.mono import events
+from monolink.text import count_noun, when
+from webhooks import pipeline
+from webhooks.models import WebhookEvent
 
-from . import pipeline
-from .models import WebhookEvent
+from .lists import FastListMixin
 
 MAX_EVENTS_PER_REPROCESS = 100
-RECENT_DELIVERIES = 20
 
 
 class EventFilter(admin.SimpleListFilter):
@@ -145,7 +137,7 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
 
     @admin.display(description="event")
     def event_name(self, obj):
-        return event_label(obj.event)
+        return events.label(obj.event)
 
     @admin.display(description="status")
     def status_badge(self, obj):
@@ -195,7 +187,7 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         problems = []
         for event in events:
             outcome = pipeline.reprocess(event)
-            row = outcome.event or event
+            row = outcome.delivery or event
             outcomes[row.get_status_display().lower()] += 1
             if not 200 <= outcome.http_status < 300:
                 problems.append(f"#{event.pk}: {outcome.detail}")
@@ -206,116 +198,3 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         if problems:
             text += " " + "; ".join(problems[:5]) + (f" and {len(problems) - 5} more." if len(problems) > 5 else ".")
         self.message_user(request, text, messages.ERROR if problems else messages.SUCCESS)
-
-
-class LinkedAccountAdmin(accounts_admin.LinkedAccountAdmin):
-    """accounts' LinkedAccountAdmin plus each account's deliveries and the sandbox demo action."""
-
-    list_display = [*accounts_admin.LinkedAccountAdmin.list_display, "last_delivery"]
-    fieldsets = [
-        *accounts_admin.LinkedAccountAdmin.fieldsets[:-1],
-        ("Recent webhook deliveries", {"fields": ["recent_deliveries"]}),
-        accounts_admin.LinkedAccountAdmin.fieldsets[-1],
-    ]
-    actions = [*accounts_admin.LinkedAccountAdmin.actions, "send_reauth_required"]
-
-    def get_queryset(self, request):
-        latest = WebhookEvent.objects.filter(mono_account_id=OuterRef("mono_account_id")).order_by("-received_at")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                last_delivery_event=Subquery(latest.values("event")[:1]),
-                last_delivery_at=Subquery(latest.values("received_at")[:1]),
-            )
-        )
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not settings.MONO_SANDBOX:  # read at call time: demos only, never with real Mono keys
-            actions.pop("send_reauth_required", None)
-        return actions
-
-    def _summary(self) -> dict:
-        """Adds the failed or invalid deliveries of the last 24 h, from WebhookEvent's (status, received_at) index."""
-        failed = WebhookEvent.objects.filter(
-            status__in=WebhookEvent.PROBLEM_STATUSES, received_at__gte=timezone.now() - timedelta(hours=24)
-        ).count()
-        deliveries_url = reverse("admin:webhooks_webhookevent_changelist")
-        return {
-            **super()._summary(),
-            "failed": failed,
-            "failed_url": f"{deliveries_url}?{urlencode({'status': 'problem', 'received': '24h'})}",
-        }
-
-    @admin.display(description="last delivery")
-    def last_delivery(self, obj):
-        event = getattr(obj, "last_delivery_event", None)
-        if not event:
-            return "-"
-        return format_html('{}<br><span class="quiet">{}</span>', event_label(event), when(obj.last_delivery_at))
-
-    @admin.display(description="last 20 deliveries for this account")
-    def recent_deliveries(self, obj):
-        rows = list(
-            WebhookEvent.objects.filter(mono_account_id=obj.mono_account_id)
-            .order_by("-received_at", "-id")
-            .only("pk", "event", "status", "received_at", "attempts")[:RECENT_DELIVERIES]
-        )
-        if not rows:
-            return "No deliveries for this account."
-        cells = format_html_join(
-            "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td>'
-            '<td><span class="badge badge-{}">{}</span></td><td>{}</td></tr>',
-            (
-                (
-                    reverse("admin:webhooks_webhookevent_change", args=[e.pk]),
-                    when(e.received_at),
-                    event_label(e.event),
-                    e.status,
-                    e.get_status_display(),
-                    e.attempts,
-                )
-                for e in rows
-            ),
-        )
-        return format_html(
-            "<table><thead><tr><th>received</th><th>event</th><th>status</th><th>tries</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            cells,
-        )
-
-    @admin.action(description="Send reauthorisation_required (sandbox demo)", permissions=["change"])
-    def send_reauth_required(self, request, queryset):
-        if not settings.MONO_SANDBOX:
-            self.message_user(request, "Only available in sandbox mode.", messages.ERROR)
-            return None
-        if request.POST.get("post") != "yes":
-            return self._confirmation_page(request, queryset, "send_reauth_required", confirm_label="Send it")
-        accounts = self._selected(request, queryset)
-        if accounts is None:
-            return None
-        # receive() trusts its caller to have checked the secret (the HTTP view does); staff are the caller here.
-        headers = {"content-type": "application/json", "user-agent": "monolink-admin (sandbox demo)"}
-        refused = []
-        for account in accounts:
-            body = json.dumps(payloads.reauthorisation_required(account.mono_account_id)).encode()
-            outcome = pipeline.receive(body=body, headers=headers, remote_ip=None)
-            if 200 <= outcome.http_status < 300:
-                self.log_change(request, account, "Sent reauthorisation_required through the webhook pipeline")
-            else:
-                refused.append(f"{account} ({outcome.detail})")
-        sent = len(accounts) - len(refused)
-        self.message_user(
-            request,
-            f"Sent reauthorisation_required for {count_noun(sent, 'account')} through the webhook endpoint's pipeline."
-            + (f" Not accepted: {'; '.join(refused)}." if refused else ""),
-            messages.ERROR if refused else messages.SUCCESS,
-        )
-        return None
-
-
-# Over accounts' own registration (accounts is listed before webhooks in INSTALLED_APPS).
-admin.site.unregister(LinkedAccount)
-admin.site.register(LinkedAccount, LinkedAccountAdmin)

@@ -5,7 +5,7 @@ REAUTH_REMINDER_DAYS after it (steps 1, 2, …) while it stays flagged. Each ste
 (Notification's unique constraint). Only the latest due step is ever sent: a user whose first email
 was held up for four days gets one email, not a burst of three.
 
-The reconciler (accounts.tasks.reconcile) asks `due_emails()` which emails are missing, so a lost
+The reconciler (notifications.tasks.reconcile) asks `due_emails()` which emails are missing, so a lost
 job delays an email, never drops it. Its queries stay cheap on a big table: `LinkedAccount`'s
 partial index on flagged accounts gives the candidates, and Notification's unique index answers
 each candidate's last step in one probe.
@@ -21,7 +21,8 @@ from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, 
 from django.db.models.functions import Coalesce, Concat
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from .models import LinkedAccount, Notification
+from accounts.models import LinkedAccount, Notification
+from monolink.taskqueue import engine_in_database
 
 
 def reminder_offsets() -> list[timedelta]:
@@ -71,7 +72,7 @@ def due_emails(*, now: datetime, limit: int) -> list[DueEmail]:
         .annotate(due=step_sql, last=Coalesce(Subquery(last_sent.values("step")[:1]), Value(-1)))
         .filter(last__lt=F("due"))
     )
-    if settings.TASKS_BACKEND == "procrastinate":
+    if engine_in_database():
         waiting = ProcrastinateJob.objects.filter(
             status="todo", queueing_lock=Concat(Value("reauth-mail:"), OuterRef("mono_account_id"))
         )

@@ -2,7 +2,7 @@
 polls until Mono confirms, and "Reconnect on Mono's page" (Mono's hosted re-auth) with its way back.
 
 Thin like the other views: reads through LinkedAccount querysets, changes and Mono calls through
-accounts.rules, each Mono call bounded by MONO_REQUEST_DEADLINE. The page itself never calls Mono.
+reauth.credentials, each Mono call bounded by MONO_REQUEST_DEADLINE. The page itself never calls Mono.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.models import LinkedAccount
 from monolink.mono import Deadline, MonoError
+from reauth import credentials
+from reauth.cards import reauth_card
 
-from . import rules
-from .models import LinkedAccount
-from .reauth_cards import reauth_card
-from .views import _public_key, _widget_context, safe_next  # shared with the dashboard
+from .forms import bad_request, form_from_request
+from .pages import public_key, safe_next, widget_context
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def _reauth_csp(response: HttpResponse) -> HttpResponse:
     """The widget's script origin, plus where the "Reconnect on Mono's page" form may lead: browsers
     apply the page's form-action to the redirect that follows the post (Mono's hosted page lives on
     *.mono.co; the sandbox's on SITE_URL)."""
-    response = _widget_context(response)
+    response = widget_context(response)
     hosted = ["https://*.mono.co"]
     if settings.MONO_SANDBOX:
         hosted.append("/".join(settings.SITE_URL.split("/")[:3]))
@@ -56,9 +57,9 @@ def _reauth_page(request: HttpRequest, *, next_url: str, returned: LinkedAccount
         "needs_user": any(card.state == "needs_reauth" for card in cards),
         "next_url": next_url,
         "mode": settings.MONO_REAUTH_MODE,
-        "hosted_available": rules.hosted_reauth_available(),
+        "hosted_available": credentials.hosted_reauth_available(),
         "connect_js_url": settings.MONO_CONNECT_JS_URL,
-        "public_key": _public_key(),
+        "public_key": public_key(),
         "hide_reauth_banner": True,
     }
     return _reauth_csp(render(request, "accounts/reauth.html", context))
@@ -68,7 +69,7 @@ def _reauth_page(request: HttpRequest, *, next_url: str, returned: LinkedAccount
 @login_required
 @require_GET
 def reauth(request):
-    return _reauth_page(request, next_url=safe_next(request, default=reverse("accounts:dashboard")))
+    return _reauth_page(request, next_url=safe_next(request, default=reverse("web:dashboard")))
 
 
 @never_cache
@@ -77,7 +78,7 @@ def reauth(request):
 def reauth_returned(request, account_id: int):
     """Where Mono's hosted page sends the user back (redirect_url): the page, waiting for the webhook."""
     account = get_object_or_404(LinkedAccount.objects.for_user(request.user), pk=account_id)
-    next_url = request.session.get(HOSTED_NEXT_KEY) or reverse("accounts:dashboard")
+    next_url = request.session.get(HOSTED_NEXT_KEY) or reverse("web:dashboard")
     return _reauth_page(request, next_url=next_url, returned=account)
 
 
@@ -102,13 +103,34 @@ def reauth_credential(request, account_id: int):
     (a slow Mono costs one click a readable message, never the page). Account mode answers the id."""
     try:
         deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)
-        credential = rules.reauth_credential(user=request.user, account_id=account_id, deadline=deadline)
+        credential = credentials.reauth_credential(user=request.user, account_id=account_id, deadline=deadline)
     except LinkedAccount.DoesNotExist:
         return _not_flagged(request, account_id)
     except MonoError as exc:
         log.warning("re-auth credential failed account=%s error=%s", account_id, type(exc).__name__)
         return _json_error(exc.user_message, status=502)
     return JsonResponse({"status": "ready", "credential": credential})
+
+
+@login_required
+@require_POST
+def reauth_complete(request, account_id: int):
+    """The widget reported success for a re-auth: remember it and wait for Mono's webhook."""
+    form, wants_json = form_from_request(request)
+    if not form.is_valid():
+        return bad_request(form)
+    try:
+        account = credentials.record_reauth_attempt(user=request.user, account_id=account_id)
+    except LinkedAccount.DoesNotExist:
+        # Mono's account_reauthorized webhook may have beaten the browser here: that is success.
+        account = LinkedAccount.objects.for_user(request.user).linked().filter(pk=account_id).first()
+        if account is None or account.reauth_required:
+            raise Http404("No such flagged account.") from None
+    card = reauth_card(account)
+    if wants_json:
+        return JsonResponse({"status": card.state, "message": card.text, "badge": card.badge})
+    messages.success(request, card.text)
+    return redirect(safe_next(request, default=reverse("web:reauth")))
 
 
 @never_cache
@@ -135,15 +157,15 @@ def reauth_status(request):
 def reauth_hosted(request, account_id: int):
     """The "Reconnect on Mono's page" form: ask Mono for its hosted re-auth page (within the request's
     deadline) and send the user there; Mono sends them back to reauth_returned. The link is not stored."""
-    next_url = safe_next(request, default=reverse("accounts:dashboard"))
-    back = reverse("accounts:reauth") + "?" + urlencode({"next": next_url})
-    if not rules.hosted_reauth_available():
+    next_url = safe_next(request, default=reverse("web:dashboard"))
+    back = reverse("web:reauth") + "?" + urlencode({"next": next_url})
+    if not credentials.hosted_reauth_available():
         raise Http404("Mono's hosted re-auth page needs the v2 API.")
     # Our own address from settings, never from the request's Host header: Mono sends the user there.
-    redirect_url = settings.SITE_URL + reverse("accounts:reauth_returned", args=[account_id])
+    redirect_url = settings.SITE_URL + reverse("web:reauth_returned", args=[account_id])
     try:
         deadline = Deadline.after(settings.MONO_REQUEST_DEADLINE)
-        mono_url = rules.start_hosted_reauth(
+        mono_url = credentials.start_hosted_reauth(
             user=request.user, account_id=account_id, redirect_url=redirect_url, deadline=deadline
         )
     except LinkedAccount.DoesNotExist:

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
+from accounts.models import LinkedAccount
+
 
 def monolink(request):
     """The sandbox flag, and the reminder banner's accounts: one query, run only if a page shows it."""
@@ -13,7 +15,5 @@ def monolink(request):
 
 
 def _needing_user(user) -> list:
-    from .models import LinkedAccount
-
     # needing_user(): flagged, still linked, not inside the post-widget grace period.
     return list(LinkedAccount.objects.for_user(user).needing_user().only("id", "institution_name"))

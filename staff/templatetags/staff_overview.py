@@ -7,7 +7,7 @@ which the admin shows to staff only.
 
 from django import template
 
-from webhooks import overview
+from staff import overview
 
 register = template.Library()
 

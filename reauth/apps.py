@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReauthConfig(AppConfig):
+    name = "reauth"
+    verbose_name = "Re-authorisation"

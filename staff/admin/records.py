@@ -1,0 +1,71 @@
+"""Read-only records: users, what came of each widget code, and every email sent about a broken link."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from accounts.models import LinkAttempt, Notification, User
+
+from .lists import FastListMixin
+
+admin.site.register(User, UserAdmin)
+
+
+@admin.register(LinkAttempt)
+class LinkAttemptAdmin(admin.ModelAdmin):
+    """Read-only: what came of each widget code. The code itself is never shown, not even masked."""
+
+    list_display = ["created_at", "user", "institution_name", "status", "mono_account_id", "error"]
+    list_filter = ["status"]
+    list_select_related = ["user"]
+    search_fields = ["mono_account_id", "user__username", "user__email"]
+    fields = ["user", "institution_name", "status", "mono_account_id", "error", "created_at", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class NotificationStepFilter(admin.SimpleListFilter):
+    title = "email"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("first", "First emails"), ("reminder", "Reminders")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "first":
+            return queryset.filter(step=0)
+        if self.value() == "reminder":
+            return queryset.filter(step__gt=0)
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(FastListMixin, admin.ModelAdmin):
+    """Every email sent about a broken link. Written only by the email task; read-only here."""
+
+    list_display = ["sent_at", "kind", "account", "flagged_at"]
+    list_select_related = ["account"]
+    list_filter = [NotificationStepFilter]
+    search_fields = ["=account__mono_account_id"]
+    search_help_text = "Exact Mono account id."
+    fields = ["account", "kind", "flagged_at", "sent_at", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a deleted record would make the reconciler send that email again
+
+    @admin.display(description="email", ordering="step")
+    def kind(self, obj: Notification) -> str:
+        return obj.kind
