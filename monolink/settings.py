@@ -54,7 +54,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "csp",
     "procrastinate.contrib.django",
-    # The project's layers, lowest first (docs/architecture.md): each imports only those above it here.
+    # The project's layers, lowest first (docs/architecture.md): each imports only those listed before it.
     "monolink.apps.MonolinkConfig",
     "accounts",
     "reauth",

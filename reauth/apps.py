@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class ReauthConfig(AppConfig):
-    name = "reauth"
-    verbose_name = "Re-authorisation"
