@@ -1,6 +1,6 @@
 """Mono's webhook authentication: a static shared secret in the `mono-webhook-secret` header.
 
-Mono signs nothing and publishes no IP list (DESIGN.md §1), so anything carrying the secret is
+Mono signs nothing and publishes no IP list (docs/mono.md), so anything carrying the secret is
 trusted, and the secret itself must never be stored, logged or echoed. The comparison is constant
 time so the answer's timing does not leak how much of a guess was right.
 """

@@ -1,6 +1,6 @@
 """Mono's webhook payloads as typed events: one small frozen dataclass per event kind.
 
-`parse_event(payload)` is tolerant of the variations Mono actually sends (DESIGN.md §1 Webhooks):
+`parse_event(payload)` is tolerant of the variations Mono actually sends (docs/mono.md, Mono's events):
 envelopes with or without `event_id`/`timestamp`, timestamps as ISO strings or epoch seconds or
 milliseconds, the account id at `data.account._id`, `data.account.id` or `data.id`, `data_status`
 in any case. What it cannot make sense of raises `InvalidPayload` with a message saying what is wrong.
@@ -211,7 +211,7 @@ def _timestamp(value: Any, name: str, event_id: str | None) -> datetime | None:
 
 
 def _account_id(data: dict, *, prefer_top_level: bool) -> str | None:
-    """The account id wherever this payload keeps it (Mono's docs disagree; see DESIGN.md table)."""
+    """The account id wherever this payload keeps it (Mono's docs disagree; see docs/mono.md)."""
     account = data.get("account")
     nested = [account.get("_id"), account.get("id")] if isinstance(account, dict) else []
     if isinstance(account, str):  # some payloads send the id itself as `account`

@@ -7,7 +7,7 @@
     process(): one transaction { hold the stored delivery (locked) → re-check its status →
                                  run the handler → record the outcome }; a fault is recorded apart.
 
-Decisions, each guarding against something Mono does (DESIGN.md §1, §2):
+Decisions, each guarding against something Mono does (docs/mono.md, docs/architecture.md):
 
 - A new delivery is stored by `INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id` inside
   the processing transaction: the insert is the lock (a concurrent copy's INSERT waits on the unique

@@ -1,4 +1,4 @@
-"""Mono's webhook event names: the one place they are spelled (DESIGN.md §1 events table).
+"""Mono's webhook event names: the one place they are spelled (docs/mono.md, Mono's events).
 
 Read by the webhook parser and handlers (webhooks.parsing, webhooks.handlers), the sandbox's payload
 builders and `mono_trigger` (monolink.mono.payloads) and the delivery admin's event filter. It sits

@@ -1,4 +1,4 @@
-"""Mono-shaped webhook payloads (DESIGN.md §1 events table), for the sandbox and `mono_trigger`.
+"""Mono-shaped webhook payloads (docs/mono.md, Mono's events), for the sandbox and `mono_trigger`.
 
 Webhooks keep Mono's v1 field names even for v2 accounts, and the account id sits in a different
 place per event: `data.id` (account_connected), `data.account.id` (account_unlinked) and

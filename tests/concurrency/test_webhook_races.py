@@ -1,6 +1,6 @@
 """Racing deliveries against PostgreSQL: real threads, each with its own connection, released together.
 
-Mono retries and duplicates deliveries and several app servers share one database (DESIGN.md §2),
+Mono retries and duplicates deliveries and several app servers share one database (docs/architecture.md),
 so "exactly once" must hold when copies of an event arrive at the same instant, not just in turn.
 """
 
