@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from monolink.client_address import client_ip
 from monolink.mono import Deadline
-from monolink.security import client_ip
 
 from . import rules, tasks, throttles
 from .forms import CodeForm, LinkForm

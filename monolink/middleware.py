@@ -7,7 +7,6 @@ writes the access line we want; the whole job is the thirty lines below.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import time
@@ -17,6 +16,7 @@ import sentry_sdk
 from django.conf import settings
 
 from . import log_context
+from .client_address import is_trusted_proxy
 
 log = logging.getLogger("monolink.request")
 
@@ -28,21 +28,9 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:=+/-]{8,128}$")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def address_in(remote_addr: str | None, allowed: list[str]) -> bool:
-    """Is the address in one of the entries (addresses or networks, checked by settings), or is "*" there?"""
-    if "*" in allowed:
-        return True
-    try:
-        address = ipaddress.ip_address(remote_addr or "")
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowed)
-
-
 def request_id_for(request) -> str:
     offered = request.headers.get(HEADER, "")
-    peer = request.META.get("REMOTE_ADDR")
-    if offered and _VALID_ID.match(offered) and address_in(peer, settings.REQUEST_ID_TRUSTED_PROXIES):
+    if offered and _VALID_ID.match(offered) and is_trusted_proxy(request.META.get("REMOTE_ADDR")):
         return offered
     return uuid.uuid4().hex
 

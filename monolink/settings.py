@@ -108,12 +108,16 @@ AXES_COOLOFF_TIME = timedelta(seconds=env.int("SIGNIN_LOCKOUT_SECONDS", default=
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "monolink.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "monolink.client_address.client_ip"
 AXES_SENSITIVE_PARAMETERS = ["otp_token"]  # never keep a submitted second-factor code in the attempt log
 AXES_VERBOSE = False  # no banner line at every start-up (failures and lockouts are still logged)
-# The proxies whose X-Forwarded-* headers are believed (gunicorn.conf.py reads the same list through
-# monolink/env.py); addresses or networks, "*" only when nothing but the proxy can reach the app server.
+# The proxies whose X-Forwarded-* and X-Request-ID headers are believed, as gunicorn does; with "*",
+# how many proxies stand in front (the client is that many hops from the right of X-Forwarded-For).
+# monolink/client_address.py has the one rule every client address follows (docs/security.md).
 FORWARDED_ALLOW_IPS = forwarded_allow_ips()
+FORWARDED_PROXY_HOPS = env.int("FORWARDED_PROXY_HOPS", default=1)
+if FORWARDED_PROXY_HOPS < 1:
+    raise ImproperlyConfigured("FORWARDED_PROXY_HOPS must be 1 or more (the proxies in front of gunicorn).")
 # Staff need a TOTP code on /admin/ (django-otp): on by default in production, off for `./dev run`.
 ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=not DEBUG)
 OTP_TOTP_ISSUER = "monolink"
@@ -311,9 +315,6 @@ if LOG_FORMAT not in {"line", "json"}:
 LOGGING = logs.django_config(formatter=LOG_FORMAT, level=log_level())
 
 # --- Operations: health, metrics, error reports, request ids (docs/operations.md) ---------------
-# X-Request-ID is taken from the proxies gunicorn trusts for X-Forwarded-*; from anyone else a fresh
-# id is generated.
-REQUEST_ID_TRUSTED_PROXIES = FORWARDED_ALLOW_IPS
 # /metrics answers a bearer token, or a direct request (no X-Forwarded-For: not through the proxy)
 # from these addresses. Loopback is allowed by default only with DEBUG (./dev run).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
