@@ -21,18 +21,27 @@ from .client_address import is_trusted_proxy
 log = logging.getLogger("monolink.request")
 
 HEADER = "X-Request-ID"
-# What we accept from a proxy: nginx's $request_id (32 hex), UUIDs, AWS/Heroku style ids. Anything
-# else (spaces, newlines, quotes, 200 characters) is replaced, never logged.
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:=+/-]{8,128}$")
+# What we accept from a trusted proxy: nginx's $request_id (32 hex), UUIDs, most platforms' ids.
+# Anything else (spaces, a trailing newline, quotes, over 64 characters) is replaced, never logged.
+_VALID_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 # Probes and scrapes every few seconds would drown the log: their lines go out at DEBUG.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def request_id_for(request) -> str:
     offered = request.headers.get(HEADER, "")
-    if offered and _VALID_ID.match(offered) and is_trusted_proxy(request.META.get("REMOTE_ADDR")):
+    if offered and _VALID_ID.fullmatch(offered) and is_trusted_proxy(request.META.get("REMOTE_ADDR")):
         return offered
     return uuid.uuid4().hex
+
+
+def loggable_path(request) -> str:
+    """The path for the log line: a route that captures text (a password-reset token, a signed
+    session) is logged as its pattern, "/accounts/reset/<uidb64>/<token>/", never as sent."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None and any(not isinstance(value, int) for value in (*match.args, *match.kwargs.values())):
+        return "/" + match.route
+    return request.path
 
 
 class RequestLogMiddleware:
@@ -51,7 +60,7 @@ class RequestLogMiddleware:
             sentry_sdk.set_tag("request_id", request_id)  # the same id in Sentry (no-op without a DSN)
             response = self.get_response(request)
             response[HEADER] = request_id
-            path = request.path
+            path = loggable_path(request)
             if not (self.static_prefix and path.startswith(self.static_prefix)):
                 duration_ms = round((time.perf_counter() - started) * 1000, 1)
                 level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
