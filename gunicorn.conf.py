@@ -14,7 +14,7 @@ import tempfile
 from monolink.env import env, load, log_level
 from monolink.env import forwarded_allow_ips as _trusted_proxies
 
-load()
+_dot_env_read = load()
 
 wsgi_app = "monolink.wsgi:application"
 
@@ -57,6 +57,14 @@ def on_starting(server):
     for name in os.listdir(_metrics_dir):
         if name.endswith(".db"):
             os.remove(os.path.join(_metrics_dir, name))
+
+
+def when_ready(server):
+    # One line that says where this server listens and with how many workers (command-line options
+    # included), and whether .env was read.
+    where = ", ".join(str(listener) for listener in server.LISTENERS)
+    source = "the environment and .env" if _dot_env_read else "the environment"
+    server.log.info("monolink listening on %s with %d workers (settings from %s)", where, server.cfg.workers, source)
 
 
 def child_exit(server, worker):
