@@ -62,10 +62,10 @@ def is_trusted_proxy(address: str | Address | None) -> bool:
 
 
 def client_address(meta) -> Address | None:
-    """The client's address from a request's META, by the rule above; None when the peer is not an
-    address (a unix socket without a proxy in front)."""
+    """The client's address from a request's META, by the rule above; None when nothing says (a
+    unix socket without a trusted proxy in front: its peer has no address)."""
     peer = parse(meta.get("REMOTE_ADDR"))
-    if peer is None or not is_trusted_proxy(peer):
+    if not is_trusted_proxy(peer):  # with "*", a proxy on a unix socket (no peer address) is trusted too
         return peer
     hops = [hop for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     by_position = "*" in settings.FORWARDED_ALLOW_IPS

@@ -73,6 +73,7 @@ def test_with_a_star_the_client_is_the_configured_number_of_hops_from_the_right(
     assert ip_of(PROXY, "198.51.100.20, 203.0.113.9") == "203.0.113.9"
     assert ip_of(PROXY, "10.20.0.5") == "10.20.0.5"
     assert ip_of(PROXY) == PROXY  # no header at all: only the peer is known
+    assert ip_of("", "203.0.113.9") == "203.0.113.9"  # gunicorn on a unix socket: the peer has no address
 
     settings.FORWARDED_PROXY_HOPS = 2  # a CDN, then the platform's load balancer
     assert ip_of(PROXY, "198.51.100.20, 203.0.113.9, 172.16.0.4") == "203.0.113.9"
