@@ -158,7 +158,7 @@ MONO_SECRET_KEY = env.str("MONO_SECRET_KEY", default="")
 MONO_PUBLIC_KEY = env.str("MONO_PUBLIC_KEY", default="")
 MONO_WEBHOOK_SECRET = required_secret("MONO_WEBHOOK_SECRET", debug=DEBUG)
 MONO_API_BASE_URL = env.str("MONO_API_BASE_URL", default="https://api.withmono.com").rstrip("/")
-# "v2" uses /v2/accounts/...; "v1" the legacy paths (DESIGN.md §1).
+# "v2" uses /v2/accounts/...; "v1" Mono's legacy paths.
 MONO_API_VERSION = env.str("MONO_API_VERSION", default="v2")
 # "account": connect.js >= 2.1.0 takes reauthorise(accountId); "token": <= 2.0.2 takes a token.
 MONO_REAUTH_MODE = env.str("MONO_REAUTH_MODE", default="account")
