@@ -98,7 +98,8 @@ logconfig_dict = {
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stdout"], "propagate": False},
         # Off: the app writes one line per request with its request id and duration, and none per
-        # static file (monolink.middleware). Set "INFO" here to have gunicorn's line as well.
+        # static file (monolink.middleware). "INFO" here adds gunicorn's line, whose path is raw: a
+        # password-reset link's token would be in it (the app logs that route by its pattern).
         "gunicorn.access": {"level": "WARNING", "handlers": ["stdout"], "propagate": False},
     },
 }
