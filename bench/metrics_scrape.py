@@ -15,19 +15,17 @@ scale, it also times the full `count(*)` over the accounts table that the gauges
 
 from __future__ import annotations
 
-import argparse
-import os
 import secrets
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.admin_lists import drop_database, ensure_database, seed  # noqa: E402
+from bench.admin_lists import drop_database, seed  # noqa: E402
+from bench.common import set_up_django, sized_run_arguments  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/monolink_bench_metrics"
 TOKEN = secrets.token_urlsafe(16)
@@ -112,30 +110,17 @@ def gauge_lines(body: bytes) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_METRICS_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--sizes", default="1000,1000000", help="account counts, ascending")
-    parser.add_argument("--reps", type=int, default=21)
-    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
-    args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(","))
-    name = urlsplit(args.database_url).path.lstrip("/")
-    if not name.startswith("monolink_bench_") or name in ("monolink_bench", "monolink_bench_admin"):
-        raise SystemExit(f"Refusing to empty database {name!r}: use one named monolink_bench_<yours>.")
-
-    ensure_database(args.database_url)
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "monolink.test_settings"
-    os.environ["METRICS_TOKEN"] = TOKEN
-    import django
-
-    django.setup()
+    args = sized_run_arguments(__doc__, default_url=DEFAULT_URL, url_variable="BENCH_METRICS_DATABASE_URL", reps=21)
+    sizes = args.sizes
+    set_up_django(args.database_url)
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
+    settings.METRICS_TOKEN = TOKEN  # read per request; the test settings take nothing from the shell
     print("migrating ...", flush=True)
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:

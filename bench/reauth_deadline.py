@@ -32,6 +32,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port  # noqa: E402
+
 ACCOUNT_ID = "5f171a530295e231abca0001"
 
 
@@ -63,12 +67,6 @@ def hanging_socket() -> tuple[socket.socket, list[socket.socket]]:
 
     threading.Thread(target=accept, daemon=True).start()
     return listener, held
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -180,7 +178,7 @@ def main() -> None:
         "MONO_PUBLIC_KEY": "test_pk_bench_not_a_real_key",
         "MONO_REAUTH_MODE": "token",
         "MONO_API_VERSION": "v1",  # token mode is connect.js <= 2.0.2, Mono's v1 era
-        "MONO_REQUEST_DEADLINE": str(args.deadline),
+        "MONO_REQUEST_DEADLINE_SECONDS": str(args.deadline),
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "STATIC_ROOT": str(workdir / "static"),
         "TASKS_ALLOW_IN_PROCESS": "true",

@@ -18,18 +18,16 @@ It prints one table: state, accounts, flagged, median and slowest ms, rows found
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.admin_lists import drop_database, ensure_database, seed  # noqa: E402
+from bench.admin_lists import drop_database, seed  # noqa: E402
+from bench.common import set_up_django, sized_run_arguments  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/monolink_bench_reconcile"
 BATCH = 500
@@ -47,23 +45,9 @@ def timed(action, reps: int) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_RECONCILE_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--sizes", default="1000,1000000", help="account counts, ascending (default 1000,1000000)")
-    parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
-    args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(","))
-    name = urlsplit(args.database_url).path.lstrip("/")
-    if not name.startswith("monolink_bench_") or name == "monolink_bench":
-        raise SystemExit(f"Refusing to empty database {name!r}: name it monolink_bench_<something>.")
-
-    ensure_database(args.database_url)
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "monolink.test_settings"
-    import django
-
-    django.setup()
+    args = sized_run_arguments(__doc__, default_url=DEFAULT_URL, url_variable="BENCH_RECONCILE_DATABASE_URL", reps=7)
+    sizes = args.sizes
+    set_up_django(args.database_url)
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection, transaction

@@ -246,7 +246,7 @@ class Bench:
                 "ALLOWED_HOSTS": "127.0.0.1,testserver",  # testserver: the in-process query count
                 "SECURE_SSL_REDIRECT": "false",
                 "DATABASE_URL": config.database_url,
-                "CONN_MAX_AGE": "600",
+                "CONN_MAX_AGE_SECONDS": "600",
                 "MONO_WEBHOOK_SECRET": self.secret,
                 # A fake test key switches the sandbox off: the real MonoClient calls the stub.
                 "MONO_SECRET_KEY": "test_sk_bench_not_a_real_key",

@@ -1,6 +1,6 @@
 """Settings for the benchmark server only: the production settings plus two comparison views.
 
-`bench/run.py` sets the environment (DEBUG=false, DATABASE_URL, secrets, CONN_MAX_AGE, ...) before
+`bench/run.py` sets the environment (DEBUG=false, DATABASE_URL, secrets, CONN_MAX_AGE_SECONDS, ...) before
 this module runs, so everything the app does is exactly what production does. The app's own
 URLconf never exposes the `bare` and `durable` views; only this one does.
 """

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/worker_recovery.py [--runs 5] [--database-url postgres://postgres@127.0.0.1:5432/monolink_bench_worker]
 
-Real processes, production timings (TASKS_HEARTBEAT=2, TASKS_STALLED_AFTER=6, reaper every 5 s,
-TASKS_POLL_INTERVAL=1): for each run, a flag's email job starts on worker A, whose mail server
+Real processes, production timings (a heartbeat every 2 s, stalled after 6 s, reaper every 5 s,
+polling every 1 s): for each run, a flag's email job starts on worker A, whose mail server
 (aiosmtpd on 127.0.0.1) stalls in the middle of the SMTP conversation; A is SIGKILLed; worker B is
 already running; the figure is the time from the kill to the email arriving at the mail server.
 Target (issue 11): at most the lease bound (6 s + 5 s + 1 s) + 10 s.
@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,10 @@ from notifications import tasks as notification_tasks
 from reauth import state
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port, refuse_unless_bench  # noqa: E402
+
 BOUND = 6 + 5 + 1
 
 
@@ -47,17 +50,12 @@ class StallFirst:
         return "250 OK"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/monolink_bench_worker")
     args = parser.parse_args()
+    refuse_unless_bench(args.database_url)  # it is dropped and created again below
 
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MONO_", "TASKS_", "EMAIL_"))},
@@ -69,11 +67,10 @@ def main() -> None:
         "MONO_SANDBOX": "true",
         "DATABASE_URL": args.database_url,
         "TASKS_BACKEND": "procrastinate",
-        "EMAIL_TIMEOUT": "600",
+        "EMAIL_TIMEOUT_SECONDS": "600",
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     import psycopg
 
     base, _, name = args.database_url.rpartition("/")

@@ -30,7 +30,7 @@ def task_backend_check(app_configs, **kwargs):
                 "TASKS_BACKEND is 'in_process' with DEBUG off: background tasks would run inside web "
                 "requests and be lost when a process stops.",
                 hint="Use PostgreSQL (DATABASE_URL) with TASKS_BACKEND=procrastinate and run "
-                "`python manage.py procrastinate worker`; or set TASKS_ALLOW_IN_PROCESS=true for a demo site.",
+                "`python manage.py run_worker`; or set TASKS_ALLOW_IN_PROCESS=true for a demo site.",
                 id="monolink.E002",
             )
         ]

@@ -100,3 +100,42 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack_info"] = record.stack_info
         return json.dumps(entry, ensure_ascii=False)
+
+
+def django_config(*, formatter: str, level: str) -> dict:
+    """settings.LOGGING: every line through one stdout handler, in one format, redacted and with the
+    request or job context (the redact filter sits on the handler, so nothing escapes it)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "redact": {"()": "monolink.logs.RedactSecretsFilter"},
+            "context": {"()": "monolink.log_context.ContextFilter"},
+        },
+        "formatters": {
+            "line": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+            "json": {"()": "monolink.logs.JsonFormatter"},
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": formatter,
+                "filters": ["context", "redact"],
+            }
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            # Through the root handler only (Django's defaults add a DEBUG-only stderr console and
+            # mail_admins): one line per event, redacted, in one format.
+            "django": {"handlers": [], "level": "INFO", "propagate": True},
+            "django.db.backends": {"level": "WARNING"},
+            # Start-up chatter on every manage.py command; job start/finish lines stay at INFO.
+            "procrastinate.blueprints": {"level": "WARNING"},
+            "procrastinate.periodic": {"level": "WARNING"},
+            # One line per request comes from monolink.middleware (with its id and duration):
+            # runserver's line per request and static file, and Django's "Not Found: /x", stay quiet.
+            "django.server": {"level": "ERROR"},
+            "django.request": {"level": "ERROR"},
+        },
+    }

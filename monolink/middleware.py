@@ -7,7 +7,6 @@ writes the access line we want; the whole job is the thirty lines below.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import time
@@ -17,34 +16,32 @@ import sentry_sdk
 from django.conf import settings
 
 from . import log_context
+from .client_address import is_trusted_proxy
 
 log = logging.getLogger("monolink.request")
 
 HEADER = "X-Request-ID"
-# What we accept from a proxy: nginx's $request_id (32 hex), UUIDs, AWS/Heroku style ids. Anything
-# else (spaces, newlines, quotes, 200 characters) is replaced, never logged.
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:=+/-]{8,128}$")
+# What we accept from a trusted proxy: nginx's $request_id (32 hex), UUIDs, most platforms' ids.
+# Anything else (spaces, a trailing newline, quotes, over 64 characters) is replaced, never logged.
+_VALID_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 # Probes and scrapes every few seconds would drown the log: their lines go out at DEBUG.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def address_in(remote_addr: str | None, allowed: list[str]) -> bool:
-    """Is the address in one of the entries (addresses or networks, checked by settings), or is "*" there?"""
-    if "*" in allowed:
-        return True
-    try:
-        address = ipaddress.ip_address(remote_addr or "")
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowed)
-
-
 def request_id_for(request) -> str:
     offered = request.headers.get(HEADER, "")
-    peer = request.META.get("REMOTE_ADDR")
-    if offered and _VALID_ID.match(offered) and address_in(peer, settings.REQUEST_ID_TRUSTED_PROXIES):
+    if offered and _VALID_ID.fullmatch(offered) and is_trusted_proxy(request.META.get("REMOTE_ADDR")):
         return offered
     return uuid.uuid4().hex
+
+
+def loggable_path(request) -> str:
+    """The path for the log line: a route that captures text (a password-reset token, a signed
+    session) is logged as its pattern, "/accounts/reset/<uidb64>/<token>/", never as sent."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None and any(not isinstance(value, int) for value in (*match.args, *match.kwargs.values())):
+        return "/" + match.route
+    return request.path
 
 
 class RequestLogMiddleware:
@@ -63,7 +60,7 @@ class RequestLogMiddleware:
             sentry_sdk.set_tag("request_id", request_id)  # the same id in Sentry (no-op without a DSN)
             response = self.get_response(request)
             response[HEADER] = request_id
-            path = request.path
+            path = loggable_path(request)
             if not (self.static_prefix and path.startswith(self.static_prefix)):
                 duration_ms = round((time.perf_counter() - started) * 1000, 1)
                 level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO

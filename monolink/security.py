@@ -3,81 +3,40 @@ signed-in page may leave in caches, what Django's debug page may show, who may r
 
 gunicorn already trusts X-Forwarded-Proto only from FORWARDED_ALLOW_IPS, but Django reads the raw
 headers itself (SECURE_PROXY_SSL_HEADER, django-axes' client IP), so the same rule is applied here
-once, before anything reads them. Hand-written because the maintained options answer another
-question: django-ipware trusts headers by what the X-Forwarded-For chain contains, not by which peer
-sent them, and Django has no notion of a trusted proxy.
+once, before anything reads them (who the client is: monolink/client_address.py).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 from django.views.debug import SafeExceptionReporterFilter
 
+from monolink.client_address import is_trusted_proxy
+
 FORWARDED_PREFIX = "HTTP_X_FORWARDED_"
-
-
-def _is_trusted_proxy(address: str) -> bool:
-    """Is this peer one of FORWARDED_ALLOW_IPS (addresses or networks; "*" trusts every peer)?"""
-    trusted = settings.FORWARDED_ALLOW_IPS
-    if "*" in trusted:
-        return True
-    try:
-        peer = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    for entry in trusted:
-        try:
-            if peer in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 class ForwardedHeadersMiddleware:
     """Drop every X-Forwarded-* header unless the peer is a trusted proxy.
 
-    First in MIDDLEWARE: after it, SECURE_PROXY_SSL_HEADER (is the request HTTPS?) and client_ip()
-    can only see what our own proxy said, never what a client sent straight to the app server.
+    Right after the request log: after it, SECURE_PROXY_SSL_HEADER (is the request HTTPS?) and
+    monolink.client_address only see what our own proxy said, never what a client sent straight to
+    the app server.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not _is_trusted_proxy(request.META.get("REMOTE_ADDR", "")):
+        if not is_trusted_proxy(request.META.get("REMOTE_ADDR")):
             for key in [k for k in request.META if k.startswith(FORWARDED_PREFIX)]:
                 del request.META[key]
         return self.get_response(request)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: the hop our trusted proxy appended to X-Forwarded-For, else the peer.
-
-    The right-most entries are the ones our proxies wrote; anything left of them came from the
-    client and can be forged (so it is never used: a forged address would dodge the sign-in lockout).
-    Used by django-axes (AXES_CLIENT_IP_CALLABLE); the header only survives ForwardedHeadersMiddleware
-    when the peer is a trusted proxy.
-    """
-    peer = request.META.get("REMOTE_ADDR") or None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if not peer or not forwarded or not _is_trusted_proxy(peer):
-        return peer
-    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
-            return peer  # a malformed chain: fall back to the one address nobody can forge
-        if not _is_trusted_proxy(hop):
-            return hop
-    return peer
 
 
 class SignedInNoStoreMiddleware:

@@ -1,45 +1,20 @@
-"""monolink settings: the only module that reads the environment.
-
-Every variable is documented in `.env.example`. A `.env` file in the project root is read when it
-exists (set DJANGO_READ_DOT_ENV_FILE=false to ignore it, as the test settings do). With DEBUG off
-this is production: secrets have no default and a missing one stops start-up with its name.
+"""monolink settings, from the environment and `.env` (monolink/env.py; `.env.example` lists every
+variable). With DEBUG off this is production: secrets have no default and a missing one stops
+start-up with its name. Durations are seconds, and their variables say so (`..._SECONDS`).
 """
 
-import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from monolink import log_context
+from monolink import log_context, logs
+from monolink.env import BASE_DIR, env, forwarded_allow_ips, ip_list, load, log_level, required_secret
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-if env.bool("DJANGO_READ_DOT_ENV_FILE", default=True) and (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env")
+load()
 
 DEBUG = env.bool("DEBUG", default=False)
-
-# Placeholders that must never run a production site (the one in .env.example included).
-_DEV_ONLY_PREFIX = "dev-insecure-"
-
-
-def _required_secret(name: str) -> str:
-    """Return a secret; in production refuse to start without a real one, naming the variable."""
-    value = env.str(name, default="")
-    if DEBUG:
-        return value or f"{_DEV_ONLY_PREFIX}{name.lower()}"
-    if not value or value.startswith(_DEV_ONLY_PREFIX) or value.startswith("change-me"):
-        raise ImproperlyConfigured(
-            f"{name} must be set to a real secret when DEBUG is off "
-            f"(see .env.example; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-        )
-    return value
-
-
-SECRET_KEY = _required_secret("SECRET_KEY")
+SECRET_KEY = required_secret("SECRET_KEY", debug=DEBUG)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -113,7 +88,7 @@ TEMPLATES = [
 # SQLite in the project is the embedded default; production sets DATABASE_URL to PostgreSQL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Persistent connections: opening a PostgreSQL connection per request costs more than a webhook.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE_SECONDS", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the dev server, the sandbox's webhook deliveries and a worker
@@ -136,23 +111,25 @@ AUTH_PASSWORD_VALIDATORS = [
 # successful sign-in clears the count. Staff see and delete lockouts in admin (Axes > Access attempts).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=15))
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("SIGNIN_LOCKOUT_SECONDS", default=15 * 60))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "monolink.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "monolink.client_address.client_ip"
 AXES_SENSITIVE_PARAMETERS = ["otp_token"]  # never keep a submitted second-factor code in the attempt log
 AXES_VERBOSE = False  # no banner line at every start-up (failures and lockouts are still logged)
-# The proxies whose X-Forwarded-* headers are believed (gunicorn.conf.py reads the same variable);
-# addresses or networks, "*" only when nothing but the proxy can reach the app server.
-FORWARDED_ALLOW_IPS = [
-    ip.strip() for ip in env.str("FORWARDED_ALLOW_IPS", default="127.0.0.1").split(",") if ip.strip()
-]
+# The proxies whose X-Forwarded-* and X-Request-ID headers are believed, as gunicorn does; with "*",
+# how many proxies stand in front (the client is that many hops from the right of X-Forwarded-For).
+# monolink/client_address.py has the one rule every client address follows (docs/security.md).
+FORWARDED_ALLOW_IPS = forwarded_allow_ips()
+FORWARDED_PROXY_HOPS = env.int("FORWARDED_PROXY_HOPS", default=1)
+if FORWARDED_PROXY_HOPS < 1:
+    raise ImproperlyConfigured("FORWARDED_PROXY_HOPS must be 1 or more (the proxies in front of gunicorn).")
 # Staff need a TOTP code on /admin/ (django-otp): on by default in production, off for `./dev run`.
 ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=not DEBUG)
 OTP_TOTP_ISSUER = "monolink"
-# A signed-in session ends after this many hours (Django's default is two weeks).
-SESSION_COOKIE_AGE = int(env.float("SESSION_HOURS", default=12) * 3600)
+# A signed-in session ends after 12 hours by default (Django's default is two weeks).
+SESSION_COOKIE_AGE = env.int("SESSION_LIFETIME_SECONDS", default=12 * 3600)
 # The debug page and error reports hide every *_URL / DSN too (DATABASE_URL, EMAIL_URL hold passwords).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "monolink.security.ExceptionReporterFilter"
 
@@ -186,7 +163,7 @@ STORAGES = {
 # --- Mono -------------------------------------------------------------------------------------
 MONO_SECRET_KEY = env.str("MONO_SECRET_KEY", default="")
 MONO_PUBLIC_KEY = env.str("MONO_PUBLIC_KEY", default="")
-MONO_WEBHOOK_SECRET = _required_secret("MONO_WEBHOOK_SECRET")
+MONO_WEBHOOK_SECRET = required_secret("MONO_WEBHOOK_SECRET", debug=DEBUG)
 MONO_API_BASE_URL = env.str("MONO_API_BASE_URL", default="https://api.withmono.com").rstrip("/")
 # "v2" uses /v2/accounts/...; "v1" the legacy paths (docs/mono.md).
 MONO_API_VERSION = env.str("MONO_API_VERSION", default="v2")
@@ -197,8 +174,9 @@ if MONO_REAUTH_MODE not in {"account", "token"}:
 # With no secret key the built-in sandbox stands in for Mono (like Django's email backends). With
 # DEBUG off it must be asked for by name (MONO_SANDBOX=true, a demo site): the sandbox's fake Mono
 # endpoint lets anyone who reaches the site send account_reauthorized for any account.
-MONO_SANDBOX = env.bool("MONO_SANDBOX", default=not MONO_SECRET_KEY)
-if not DEBUG and not MONO_SECRET_KEY and not env.bool("MONO_SANDBOX", default=False):
+_sandbox_asked = env.bool("MONO_SANDBOX", default=None)
+MONO_SANDBOX = not MONO_SECRET_KEY if _sandbox_asked is None else _sandbox_asked
+if not DEBUG and not MONO_SECRET_KEY and not _sandbox_asked:
     raise ImproperlyConfigured(
         "MONO_SECRET_KEY must be set when DEBUG is off (or set MONO_SANDBOX=true for a demo site)."
     )
@@ -214,25 +192,25 @@ MONO_CONNECT_JS_URL = env.str("MONO_CONNECT_JS_URL", default="") or (
 # Where the sandbox delivers its webhooks (the app's own endpoint); empty: SITE_URL's. Never a host
 # from the request: the delivery carries the webhook secret, and a Host header is the client's to forge.
 MONO_SANDBOX_WEBHOOK_URL = env.str("MONO_SANDBOX_WEBHOOK_URL", default="")
-MONO_TIMEOUT = (env.float("MONO_CONNECT_TIMEOUT", default=3.05), env.float("MONO_READ_TIMEOUT", default=15))
-MONO_MAX_RETRIES = env.int("MONO_MAX_RETRIES", default=3)
 # One total budget per call to Mono, retries and waits included (monolink.mono.Deadline): a web request
 # must answer well inside gunicorn's timeout; a background task can afford to wait longer.
-MONO_REQUEST_DEADLINE = env.float("MONO_REQUEST_DEADLINE", default=8)
-MONO_TASK_DEADLINE = env.float("MONO_TASK_DEADLINE", default=60)
-# Exponential backoff between retries: factor * 2**attempt seconds, full jitter, capped; a
-# Retry-After from Mono is honoured when it is at most MONO_RETRY_AFTER_MAX seconds and fits in the
-# deadline, else the call fails at once with MonoRateLimited (the caller retries later).
-MONO_BACKOFF_FACTOR = env.float("MONO_BACKOFF_FACTOR", default=0.5)
-MONO_RETRY_AFTER_MAX = env.float("MONO_RETRY_AFTER_MAX", default=30)
+MONO_REQUEST_DEADLINE = env.float("MONO_REQUEST_DEADLINE_SECONDS", default=8)
+MONO_TASK_DEADLINE = env.float("MONO_TASK_DEADLINE_SECONDS", default=60)
+# Fixed (tests shorten them): connect and read timeouts, retries with exponential backoff (factor *
+# 2**attempt s, full jitter), and the longest Retry-After honoured within the deadline (a longer one
+# fails the call at once with MonoRateLimited; the caller retries later).
+MONO_TIMEOUT = (3.05, 15)
+MONO_MAX_RETRIES = 3
+MONO_BACKOFF_FACTOR = 0.5
+MONO_RETRY_AFTER_MAX = 30
 # Mono's re-auth tokens live 10 minutes; one is minted per click, never kept (the sandbox's expire too).
 MONO_REAUTH_TOKEN_LIFETIME = timedelta(minutes=10)
 # The Connect widget's one-time link code is short-lived; a code Mono has not taken by then is given up.
-MONO_LINK_CODE_LIFETIME = timedelta(minutes=env.float("MONO_LINK_CODE_MINUTES", default=10))
+MONO_LINK_CODE_LIFETIME = timedelta(minutes=10)
 # After the widget reports success the user is not sent back to the re-auth page for this long,
 # while we wait for Mono's account_reauthorized webhook.
-REAUTH_GRACE_PERIOD = timedelta(minutes=env.int("REAUTH_GRACE_MINUTES", default=15))
-WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+REAUTH_GRACE_PERIOD = timedelta(minutes=15)
+WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 
 # --- Content-Security-Policy (django-csp): our own origin, Mono's script and frame, nothing else --
 _connect_js_origin = "/".join(MONO_CONNECT_JS_URL.split("/")[:3]) if "://" in MONO_CONNECT_JS_URL else None
@@ -252,7 +230,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Background tasks (monolink/taskqueue.py, docs/tasks.md) -------------------------------------
-# "procrastinate": jobs in our PostgreSQL database, run by `python manage.py procrastinate worker`
+# "procrastinate": jobs in our PostgreSQL database, run by `python manage.py run_worker`
 # (production). "in_process": run in this process right after commit, no retries, for `./dev run` on
 # SQLite, where Procrastinate cannot run; production refuses it (monolink.E002) unless
 # TASKS_ALLOW_IN_PROCESS=true says a demo site accepts losing tasks.
@@ -265,13 +243,13 @@ if TASKS_BACKEND == "procrastinate" and not _ON_POSTGRES:
 TASKS_ALLOW_IN_PROCESS = env.bool("TASKS_ALLOW_IN_PROCESS", default=False)
 if not _ON_POSTGRES:
     MIGRATION_MODULES = {"procrastinate": None}  # its schema is PostgreSQL-only; nothing to create here
-# A worker writes a heartbeat every TASKS_HEARTBEAT seconds; one silent for TASKS_STALLED_AFTER is
-# dead and its jobs are queued again by the reaper (every 5 s). Retries of transient failures wait
-# TASKS_RETRY_BASE * 2**attempt seconds (jittered), at most TASKS_RETRY_CAP.
-TASKS_HEARTBEAT = env.float("TASKS_HEARTBEAT", default=2)
-TASKS_STALLED_AFTER = env.float("TASKS_STALLED_AFTER", default=6)
-TASKS_RETRY_BASE = env.float("TASKS_RETRY_BASE", default=2)
-TASKS_RETRY_CAP = env.float("TASKS_RETRY_CAP", default=900)
+# Fixed (the worker tests shorten them): a worker writes a heartbeat every TASKS_HEARTBEAT seconds;
+# one silent for TASKS_STALLED_AFTER is dead and its jobs are queued again by the reaper (every 5 s).
+# Retries of transient failures wait TASKS_RETRY_BASE * 2**attempt s (jittered), at most TASKS_RETRY_CAP.
+TASKS_HEARTBEAT = 2
+TASKS_STALLED_AFTER = 6
+TASKS_RETRY_BASE = 2
+TASKS_RETRY_CAP = 900
 PROCRASTINATE_IMPORT_PATHS = ["monolink.taskqueue"]
 PROCRASTINATE_WORKER_DEFAULTS = {
     "concurrency": env.int("TASKS_CONCURRENCY", default=4),
@@ -280,7 +258,7 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     # Polling instead of LISTEN/NOTIFY: a worker whose listening connection drops (a database blip)
     # stops itself, while a polling one reconnects and carries on. A new job waits up to a second.
     "listen_notify": False,
-    "fetch_job_polling_interval": env.float("TASKS_POLL_INTERVAL", default=1),
+    "fetch_job_polling_interval": 1,
     # Finished jobs leave the table (it is the queue, kept small); failed ones stay for staff.
     "delete_jobs": "successful",
     "shutdown_graceful_timeout": 30,
@@ -297,23 +275,24 @@ except ValueError:
     raise ImproperlyConfigured("REAUTH_REMINDER_DAYS must be numbers of days, e.g. 1,3,7.") from None
 if any(day <= 0 for day in REAUTH_REMINDER_DAYS) or sorted(set(REAUTH_REMINDER_DAYS)) != REAUTH_REMINDER_DAYS:
     raise ImproperlyConfigured("REAUTH_REMINDER_DAYS must be positive and increasing, e.g. 1,3,7.")
-# The reconciler queues a first email the webhook's job should have sent after this many seconds,
-# and a refresh for an account whose details are older than DETAILS_MAX_AGE_HOURS; at most
+# The reconciler queues a first email the webhook's job should have sent after REAUTH_EMAIL_GRACE,
+# and a refresh for an account whose details are older than DETAILS_MAX_AGE; at most
 # RECONCILE_BATCH of each per pass, a pass every minute (RECONCILE_CRON, Procrastinate's cron syntax).
 REAUTH_EMAIL_GRACE = timedelta(seconds=env.float("REAUTH_EMAIL_GRACE_SECONDS", default=300))
-DETAILS_MAX_AGE = timedelta(hours=env.float("DETAILS_MAX_AGE_HOURS", default=24))
-RECONCILE_BATCH = env.int("RECONCILE_BATCH", default=500)
+DETAILS_MAX_AGE = timedelta(seconds=env.float("DETAILS_MAX_AGE_SECONDS", default=24 * 3600))
+RECONCILE_BATCH = 500
 RECONCILE_CRON = env.str("RECONCILE_CRON", default="*/1 * * * *")
 
 # --- Email ---------------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 # SMTP in one variable, e.g. EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 (sets the backend,
 # host, port, credentials and TLS; the password is redacted from logs like the other secrets).
-if env.str("EMAIL_URL", default=""):
-    globals().update(env.email_url("EMAIL_URL"))
-# The notification task holds the account's row lock while it sends (one email per flag): a hung
-# SMTP server must not hold it, and the webhooks waiting on it, for ever (Django's default: no timeout).
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+_email_url = env.str("EMAIL_URL", default="")
+if _email_url:
+    globals().update(env.email_url_config(_email_url))
+# Bounds the whole SMTP conversation: a hung mail server must not hold a mail worker's job slot for
+# ever (Django's default: no timeout). No lock is held while sending; the send is recorded after.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="monolink <no-reply@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
@@ -335,64 +314,22 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# Logs go to stdout (the platform collects them): JSON lines in production, plain lines with DEBUG.
-# The redact filter sits on the handler, so no secret value reaches a line whatever logs it.
+# Logs go to stdout (the platform collects them): JSON lines in production, plain lines with DEBUG,
+# every line redacted (monolink/logs.py).
 LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("line" if DEBUG else "json")
 if LOG_FORMAT not in {"line", "json"}:
     raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'line'.")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "redact": {"()": "monolink.logs.RedactSecretsFilter"},
-        "context": {"()": "monolink.log_context.ContextFilter"},
-    },
-    "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "monolink.logs.JsonFormatter"},
-    },
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": LOG_FORMAT,
-            "filters": ["context", "redact"],
-        }
-    },
-    "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # Through the root handler only (Django's defaults add a DEBUG-only stderr console and
-        # mail_admins): one line per event, redacted, in one format.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.db.backends": {"level": "WARNING"},
-        # Start-up chatter on every manage.py command; job start/finish lines stay at INFO.
-        "procrastinate.blueprints": {"level": "WARNING"},
-        "procrastinate.periodic": {"level": "WARNING"},
-        # One line per request comes from monolink.middleware (with its id and duration): runserver's
-        # own line per request and static file, and Django's duplicate "Not Found: /x", stay quiet.
-        "django.server": {"level": "ERROR"},
-        "django.request": {"level": "ERROR"},
-    },
-}
+LOGGING = logs.django_config(formatter=LOG_FORMAT, level=log_level())
 
 # --- Operations: health, metrics, error reports, request ids (docs/operations.md) ---------------
-# X-Request-ID is taken from the same proxies gunicorn trusts for X-Forwarded-* (IPs or networks,
-# or "*"); from anyone else a fresh id is generated.
-REQUEST_ID_TRUSTED_PROXIES = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])
 # /metrics answers a bearer token, or a direct request (no X-Forwarded-For: not through the proxy)
 # from these addresses. Loopback is allowed by default only with DEBUG (./dev run).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"] if DEBUG else [])
-for _entry in (*REQUEST_ID_TRUSTED_PROXIES, *METRICS_ALLOWED_IPS):
-    try:
-        if _entry != "*":
-            ipaddress.ip_network(_entry, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(f"FORWARDED_ALLOW_IPS, METRICS_ALLOWED_IPS: {_entry!r} is not an IP or network.")
+METRICS_ALLOWED_IPS = ip_list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"] if DEBUG else [])
 # /readyz says ready or not to anyone; which check failed only to staff or this bearer token.
 HEALTH_CHECK_TOKEN = env.str("HEALTH_CHECK_TOKEN", default="")
 # Every readiness check and every scrape-time query gives up after this many seconds.
-HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=3)
+HEALTH_CHECK_TIMEOUT = 3
 # Readiness fails when no task worker has sent a heartbeat, or a ready job has waited, this long
 # (PostgreSQL task engine only). HEALTH_CHECK_TASK_QUEUE=false keeps web servers in the load
 # balancer while workers are down, leaving that to the alerts (docs/operations.md).

@@ -1,20 +1,32 @@
-"""Settings for the test suite: the real settings, isolated from a developer's .env.
+"""Settings for the test suite: the real settings, the same whatever shell runs the suite.
 
-Tests must not pick up real Mono keys from a local .env, so the file is ignored and the few
-variables the suite needs are given test values before the real settings module reads them.
-DATABASE_URL still comes from the environment: CI runs the suite on SQLite and on PostgreSQL.
+Every variable `.env.example` lists (tests/test_env_example.py keeps that list complete), and every
+retired one, is removed from this process's environment before the real settings read it; the
+developer's `.env` is ignored; the few values the suite needs are pinned. So `DEBUG=true`,
+`FORWARDED_ALLOW_IPS=*` or a real Mono key in the calling shell change nothing, here or in the
+processes the tests start (they inherit this environment). DATABASE_URL alone comes from outside:
+CI runs the suite on SQLite and on PostgreSQL.
 """
 
 import os
+import re
 
-os.environ["DJANGO_READ_DOT_ENV_FILE"] = "false"
-os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-suite-only-0123456789")
-os.environ.setdefault("MONO_WEBHOOK_SECRET", "test-webhook-secret")
-os.environ["MONO_SECRET_KEY"] = ""
-os.environ["MONO_SANDBOX"] = "true"
-os.environ.setdefault("DEBUG", "false")
+from monolink.env import BASE_DIR, RETIRED
 
-from monolink.settings import *  # noqa: F403
+_LISTED = re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", (BASE_DIR / ".env.example").read_text(), flags=re.MULTILINE)
+for _name in {*_LISTED, *RETIRED} - {"DATABASE_URL"}:
+    os.environ.pop(_name, None)
+os.environ.update(
+    {
+        "DJANGO_READ_DOT_ENV_FILE": "false",
+        "DEBUG": "false",
+        "SECRET_KEY": "test-secret-key-for-the-suite-only-0123456789",
+        "MONO_WEBHOOK_SECRET": "test-webhook-secret",
+        "MONO_SANDBOX": "true",  # no Mono keys: the sandbox client, unless a test sets the real one
+    }
+)
+
+from monolink.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

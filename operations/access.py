@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from monolink.middleware import address_in
+from monolink.client_address import address_in
 
 
 def bearer_token_matches(request, token: str) -> bool:

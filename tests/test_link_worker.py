@@ -29,8 +29,7 @@ def start_worker_against(stub_mono, started: Workers, start_sink) -> None:
             "MONO_SANDBOX": None,
             "MONO_SECRET_KEY": stub_mono.secret_key,
             "MONO_PUBLIC_KEY": "test_pk_stub",
-            "MONO_API_BASE_URL": stub_mono.url,
-            "MONO_MAX_RETRIES": "0",
+            "MONO_API_BASE_URL": stub_mono.url,  # no retries: tests/worker_settings.py
         },
     )
 

@@ -38,7 +38,7 @@ from .webhooks_support import post
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parent.parent
-STALLED_AFTER = 2.0  # seconds without a heartbeat before a worker counts as dead (production: 6)
+STALLED_AFTER = 2.0  # seconds without a heartbeat before a worker counts as dead (tests/worker_settings.py)
 REAPER_PERIOD = 5.0  # monolink.taskqueue.retry_stalled_jobs runs every 5 s
 LEASE_BOUND = STALLED_AFTER + REAPER_PERIOD + 1.0  # + polling
 
@@ -118,7 +118,7 @@ class Workers:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MONO_", "TASKS_", "EMAIL_"))}
         env.update(
             {
-                "DJANGO_SETTINGS_MODULE": "monolink.settings",
+                "DJANGO_SETTINGS_MODULE": "tests.worker_settings",  # production's, with shorter timings
                 "DJANGO_READ_DOT_ENV_FILE": "false",
                 "DEBUG": "false",
                 "SECRET_KEY": settings.SECRET_KEY,
@@ -126,12 +126,8 @@ class Workers:
                 "MONO_SANDBOX": "true",  # the sandbox stands in for Mono in the worker
                 "DATABASE_URL": database_url(),
                 "TASKS_BACKEND": "procrastinate",
-                "TASKS_HEARTBEAT": "0.5",
-                "TASKS_STALLED_AFTER": str(STALLED_AFTER),
-                "TASKS_POLL_INTERVAL": "0.2",
-                "TASKS_RETRY_BASE": "0.2",
                 "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",
-                "EMAIL_TIMEOUT": "60",
+                "EMAIL_TIMEOUT_SECONDS": "60",
                 "LOG_FORMAT": "json",
             }
         )

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 
 from accounts import throttles
 from accounts.models import LinkAttempt, LinkedAccount
-from monolink.security import client_ip
+from monolink.client_address import client_ip
 from reauth.notices import take_reconnection_notices
 
 log = logging.getLogger(__name__)

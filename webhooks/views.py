@@ -1,4 +1,3 @@
-import ipaddress
 import logging
 import time
 
@@ -8,32 +7,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monolink import log_context, metrics
+from monolink.client_address import client_ip
 
 from . import pipeline
 from .authentication import MonoWebhookSecretAuthentication
 from .parsers import JsonBody, MonoJSONParser
 
 log = logging.getLogger(__name__)
-
-
-def client_ip(meta) -> str | None:
-    """The sender's address for the delivery log: the first X-Forwarded-For hop, else REMOTE_ADDR.
-
-    Informational only (Mono publishes no IP list and the header is easy to forge). Ports are
-    stripped ("1.2.3.4:5678", "[2001:db8::1]:443"); anything that is not an address gives None.
-    """
-    forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-    candidate = forwarded.split(",")[0].strip() if forwarded.strip() else meta.get("REMOTE_ADDR", "")
-    candidate = (candidate or "").strip()
-    if candidate.startswith("["):  # [IPv6]:port
-        candidate = candidate[1:].split("]", 1)[0]
-    elif candidate.count(":") == 1:  # IPv4:port (bare IPv6 has several colons)
-        candidate = candidate.split(":", 1)[0]
-    candidate = candidate.split("%", 1)[0]  # an IPv6 zone id means nothing to us
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
 
 
 _REFUSALS = {400: "rejected", 401: "unauthorized", 403: "unauthorized", 413: "too_large", 415: "rejected"}
@@ -58,7 +38,7 @@ class MonoWebhookView(APIView):
         return transaction.non_atomic_requests(super().as_view(**initkwargs))
 
     def post(self, request):
-        parsed, sender = request.data, {"headers": request.headers, "remote_ip": client_ip(request.META)}
+        parsed, sender = request.data, {"headers": request.headers, "remote_ip": client_ip(request)}
         started = time.perf_counter()
         if isinstance(parsed, JsonBody):
             event_id = parsed.payload.get("event_id") if isinstance(parsed.payload, dict) else None

@@ -2,7 +2,6 @@
 running server, like `stripe trigger`. Works against `./dev run` (sandbox) and a real deployment."""
 
 import json
-import os
 
 import requests
 from django.conf import settings
@@ -31,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--url", help="the webhook endpoint (default: SITE_URL + /webhooks/mono/)")
         parser.add_argument(
             "--secret",
-            help="the webhook secret (default: $MONO_WEBHOOK_SECRET, else settings.MONO_WEBHOOK_SECRET)",
+            help="the webhook secret (default: MONO_WEBHOOK_SECRET, from the environment or .env)",
         )
         parser.add_argument("--data-status", help="account_updated: meta.data_status (default AVAILABLE)")
         parser.add_argument("--sync-status", help="account_updated: meta.sync_status, e.g. REAUTHORISATION_REQUIRED")
@@ -52,7 +51,7 @@ class Command(BaseCommand):
         elif data_status or sync_status:
             raise CommandError("--data-status and --sync-status apply to account_updated only.")
         payload = payloads.build(name, account, **extra)
-        secret = secret or os.environ.get("MONO_WEBHOOK_SECRET") or settings.MONO_WEBHOOK_SECRET
+        secret = secret or settings.MONO_WEBHOOK_SECRET  # the settings read MONO_WEBHOOK_SECRET (env or .env)
         if not secret:
             raise CommandError("No webhook secret: pass --secret or set MONO_WEBHOOK_SECRET.")
 
