@@ -11,7 +11,7 @@ from monolink import log_context, metrics
 
 from . import pipeline
 from .authentication import MonoWebhookSecretAuthentication
-from .parsers import JsonBody, MonoJSONParser
+from .parsers import JsonBody, MonoJSONParser, read_unframed
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,14 @@ def client_ip(meta) -> str | None:
         return None
 
 
-_REFUSALS = {400: "rejected", 401: "unauthorized", 403: "unauthorized", 413: "too_large", 415: "rejected"}
+_REFUSALS = {
+    400: "rejected",
+    401: "unauthorized",
+    403: "unauthorized",
+    411: "rejected",
+    413: "too_large",
+    415: "rejected",
+}
 
 
 class MonoWebhookView(APIView):
@@ -45,7 +52,8 @@ class MonoWebhookView(APIView):
     CSRF-exempt (APIView.as_view does that, and our authentication has no session to protect), not
     behind login, and outside ATOMIC_REQUESTS: the pipeline runs its own transactions so a handler
     failure can roll back while the failure itself is still recorded. The body is read, size-checked
-    and decoded once, by MonoJSONParser (413, 400; 415 for a non-JSON content type).
+    and decoded once, by MonoJSONParser (413, 400; 415 for a non-JSON content type), or for a chunked
+    body without Content-Length by read_unframed (gunicorn: read up to the limit; elsewhere 411).
     """
 
     authentication_classes = [MonoWebhookSecretAuthentication]
@@ -59,6 +67,8 @@ class MonoWebhookView(APIView):
 
     def post(self, request):
         parsed, sender = request.data, {"headers": request.headers, "remote_ip": client_ip(request.META)}
+        if not isinstance(parsed, JsonBody):  # no Content-Length: maybe chunked (411 where unreadable)
+            parsed = read_unframed(request) or parsed
         started = time.perf_counter()
         if isinstance(parsed, JsonBody):
             event_id = parsed.payload.get("event_id") if isinstance(parsed.payload, dict) else None
