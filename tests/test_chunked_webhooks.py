@@ -19,8 +19,14 @@ from django.conf import settings
 
 from webhooks.models import WebhookEvent
 
-from .test_production import HOST, gunicorn, production_database, production_env  # noqa: F401 (fixtures)
+from . import test_production
+from .test_production import HOST
 from .webhooks_support import raw
+
+# tests/test_production.py's fixtures: gunicorn started the README's way, with the production env.
+gunicorn = test_production.gunicorn
+production_env = test_production.production_env
+production_database = test_production.production_database
 
 LIMIT = 4096
 
