@@ -265,6 +265,9 @@ TASKS_HEARTBEAT = env.float("TASKS_HEARTBEAT", default=2)
 TASKS_STALLED_AFTER = env.float("TASKS_STALLED_AFTER", default=6)
 TASKS_RETRY_BASE = env.float("TASKS_RETRY_BASE", default=2)
 TASKS_RETRY_CAP = env.float("TASKS_RETRY_CAP", default=900)
+# Email's own job slots in every run_worker serving the mail queue, apart from Mono's
+# (TASKS_CONCURRENCY): a hanging Mono never holds an email back.
+TASKS_MAIL_CONCURRENCY = env.int("TASKS_MAIL_CONCURRENCY", default=2)
 PROCRASTINATE_IMPORT_PATHS = ["monolink.taskqueue"]
 PROCRASTINATE_WORKER_DEFAULTS = {
     "concurrency": env.int("TASKS_CONCURRENCY", default=4),
