@@ -11,6 +11,7 @@ from monolink import log_context, metrics
 
 from . import pipeline
 from .authentication import MonoWebhookSecretAuthentication
+from .events import is_text
 from .parsers import JsonBody, MonoJSONParser, read_unframed
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class MonoWebhookView(APIView):
         started = time.perf_counter()
         if isinstance(parsed, JsonBody):
             event_id = parsed.payload.get("event_id") if isinstance(parsed.payload, dict) else None
-            if isinstance(event_id, str):
+            if isinstance(event_id, str) and is_text(event_id):  # a lone surrogate is not UTF-8: no log line
                 log_context.bind(mono_event_id=event_id[:64])
             self.outcome = pipeline.receive(body=parsed.raw, payload=parsed.payload, **sender)
         else:  # DRF skips the parser for an empty body: the pipeline says what is wrong with it
