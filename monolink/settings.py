@@ -250,6 +250,9 @@ TASKS_HEARTBEAT = 2
 TASKS_STALLED_AFTER = 6
 TASKS_RETRY_BASE = 2
 TASKS_RETRY_CAP = 900
+# Email's own job slots in every run_worker serving the mail queue, apart from Mono's
+# (TASKS_CONCURRENCY): a hanging Mono never holds an email back.
+TASKS_MAIL_CONCURRENCY = env.int("TASKS_MAIL_CONCURRENCY", default=2)
 PROCRASTINATE_IMPORT_PATHS = ["monolink.taskqueue"]
 PROCRASTINATE_WORKER_DEFAULTS = {
     "concurrency": env.int("TASKS_CONCURRENCY", default=4),

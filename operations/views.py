@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import prometheus_client
 from django.conf import settings
+from django.contrib import admin
 from django.db import DatabaseError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -33,7 +34,8 @@ class ReadinessView(HealthCheckView):
     """Ready to take traffic: database, migrations, task engine (django-health-check's checks).
 
     Anyone gets the verdict (200 or 503, which is all a load balancer reads); which check failed and
-    why only staff or the HEALTH_CHECK_TOKEN bearer get, as the library's JSON (or ?format=text).
+    why only staff who may open the admin (second factor included) or the HEALTH_CHECK_TOKEN bearer
+    get, as the library's JSON (or ?format=text).
 
     A sync view: the library's is async, and an async view served through WSGI starts an event loop
     in the request's thread, which fails wherever one is already running there (Playwright's sync
@@ -80,8 +82,9 @@ def _may_see_details(request) -> bool:
     if bearer_token_matches(request, settings.HEALTH_CHECK_TOKEN):
         return True
     try:
-        user = request.user
-        return bool(user.is_active and user.is_staff)
+        # The admin's own test: active staff, and past the second factor when ADMIN_OTP_REQUIRED
+        # (a password-only session from the site's sign-in page is not enough).
+        return admin.site.has_permission(request)
     except DatabaseError:  # the session lives in the database that may be what is down
         return False
 

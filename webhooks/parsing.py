@@ -8,7 +8,9 @@ in any case. What it cannot make sense of raises `InvalidPayload` with a message
 `decode(body)` turns the raw bytes into JSON once, with a nesting limit; the HTTP parser and the replay
 of a stored body both use it. Every length and range check happens here too, against the columns the
 values end up in, so a payload that would not fit is refused as `invalid` before anything is written
-(a DataError on PostgreSQL would be a 500, and Mono would retry the poison payload forever).
+(a DataError on PostgreSQL would be a 500, and Mono would retry the poison payload forever): a lone
+surrogate ("\ud800") in a stored id or name, a timestamp that is no date in UTC. A timestamp more than
+FUTURE_ALLOWANCE ahead of the delivery's arrival is dropped, so arrival orders that event.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import LinkedAccount
@@ -39,6 +42,12 @@ _BIGINT = 2**63
 # Epoch values above this are milliseconds (1e11 seconds is the year 5138).
 _EPOCH_MS_THRESHOLD = 100_000_000_000
 _NUMERIC = re.compile(r"^\d+(\.\d+)?$")
+# "\ud800" is valid JSON but not text: UTF-8 (so PostgreSQL, SQLite, a page) cannot encode a lone
+# surrogate, and the INSERT would fail. json.loads joins valid pairs, so any left is lone.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Mono's clock may run a little ahead of ours; a timestamp further ahead is not trusted for ordering
+# (a flag dated 2099 would make every later real event "stale"): the delivery is ordered by arrival.
+FUTURE_ALLOWANCE = timedelta(minutes=5)
 
 
 class InvalidPayload(ValueError):
@@ -122,8 +131,11 @@ _KINDS: dict[str, type[AccountEvent]] = {
 }
 
 
-def parse_event(payload: Any) -> Event:
-    """Turn a decoded JSON payload into a typed event, or raise InvalidPayload saying what is wrong."""
+def parse_event(payload: Any, *, received_at: datetime | None = None) -> Event:
+    """Turn a decoded JSON payload into a typed event, or raise InvalidPayload saying what is wrong.
+
+    `received_at` (default: now) is when the delivery arrived: a timestamp more than
+    FUTURE_ALLOWANCE after it is dropped (occurred_at None), so the arrival orders the event."""
     if not isinstance(payload, dict):
         raise InvalidPayload(f"Expected a JSON object, got a JSON {_json_type(payload)}.", storable=False)
     name = payload.get("event")
@@ -132,16 +144,20 @@ def parse_event(payload: Any) -> Event:
     name = name.strip()
     if len(name) > MAX_EVENT_NAME or "\x00" in name:
         raise InvalidPayload(f"'event' is not an event name (longer than {MAX_EVENT_NAME} characters).")
+    if not is_text(name):
+        raise InvalidPayload(_SURROGATE_MESSAGE.format(where="'event'"))
     event_id = _event_id(payload, name)
     data = payload.get("data")
     if not isinstance(data, dict):
         raise InvalidPayload("Missing 'data': expected a JSON object.", event=name, event_id=event_id or "")
     occurred_at = _timestamp(payload.get("timestamp"), name, event_id)
+    if occurred_at is not None and occurred_at > (received_at or timezone.now()) + FUTURE_ALLOWANCE:
+        occurred_at = None
 
     kind = _KINDS.get(name)
     if kind is None:
         return Unknown(name=name, event_id=event_id, occurred_at=occurred_at, payload=payload)
-    account_id = _account_id(data, prefer_top_level=kind is AccountConnected)
+    account_id = _account_id(data, prefer_top_level=kind is AccountConnected, name=name, event_id=event_id)
     if account_id is None:
         where = "data.id" if kind is AccountConnected else "data.account._id"
         raise InvalidPayload(
@@ -169,6 +185,14 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+_SURROGATE_MESSAGE = "{where} holds a lone UTF-16 surrogate (\\ud800-\\udfff): not text."
+
+
+def is_text(value: str) -> bool:
+    """True unless `value` holds a lone surrogate, which no column or page can encode."""
+    return not _LONE_SURROGATE.search(value)
+
+
 def _event_id(payload: dict, name: str) -> str | None:
     value = payload.get("event_id")
     if value is None or value == "":
@@ -177,6 +201,8 @@ def _event_id(payload: dict, name: str) -> str | None:
         value = str(value)
     if not isinstance(value, str) or len(value) > MAX_EVENT_ID or "\x00" in value:
         raise InvalidPayload(f"'event_id' must be a string of at most {MAX_EVENT_ID} characters.", event=name)
+    if not is_text(value):
+        raise InvalidPayload(_SURROGATE_MESSAGE.format(where="'event_id'"), event=name)
     return value.strip() or None
 
 
@@ -200,24 +226,34 @@ def _timestamp(value: Any, name: str, event_id: str | None) -> datetime | None:
             parsed = None
         if parsed is not None and parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)  # Mono's clock is UTC
+    if parsed is not None:
+        try:
+            # Year 1 in +01:00, or 9999-12-31T23:59:59-01:00, is no date in UTC: stored as year 10000
+            # it would break every later read of the row (the admin's list answered 500).
+            parsed = parsed.astimezone(UTC)
+        except OverflowError:
+            parsed = None
     if parsed is None:
         # Ordering depends on it: guessing would let a late event undo newer state.
         raise InvalidPayload(
-            "'timestamp' is not a date (expected ISO 8601 or epoch seconds/milliseconds).",
+            "'timestamp' is not a date between the years 1 and 9999 in UTC "
+            "(expected ISO 8601 or epoch seconds/milliseconds).",
             event=name,
             event_id=event_id or "",
         )
     return parsed
 
 
-def _account_id(data: dict, *, prefer_top_level: bool) -> str | None:
+def _account_id(data: dict, *, prefer_top_level: bool, name: str, event_id: str | None) -> str | None:
     """The account id wherever this payload keeps it (Mono's docs disagree; see docs/mono.md)."""
     account = data.get("account")
-    nested = [account.get("_id"), account.get("id")] if isinstance(account, dict) else []
-    if isinstance(account, str):  # some payloads send the id itself as `account`
-        nested = [account]
-    candidates = [data.get("id"), *nested] if prefer_top_level else [*nested, data.get("id")]
-    for value in candidates:
+    nested = [("data.account", account)] if isinstance(account, str) else []  # the id itself, sometimes
+    if isinstance(account, dict):
+        nested = [("data.account._id", account.get("_id")), ("data.account.id", account.get("id"))]
+    top = [("data.id", data.get("id"))]
+    for where, value in [*top, *nested] if prefer_top_level else [*nested, *top]:
+        if isinstance(value, str) and not is_text(value):
+            raise InvalidPayload(_SURROGATE_MESSAGE.format(where=f"'{where}'"), event=name, event_id=event_id or "")
         if isinstance(value, str) and value.strip() and len(value.strip()) <= MAX_ACCOUNT_ID and "\x00" not in value:
             return value.strip()
     return None

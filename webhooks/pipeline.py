@@ -21,9 +21,9 @@ Decisions, each guarding against something Mono does (docs/mono.md, docs/archite
 - A handler fault rolls back the handler *and* whatever the transaction wrote; the failure is then
   recorded in a transaction of its own (error + traceback, status `failed`) and answered 500, so
   Mono's retry finds a `failed` row and runs it again.
-- Events are ordered by Mono's `timestamp`, else by when we first received them (`received_at`):
-  arrival order is all older payloads give us, and storing it lets a later reprocess of an old
-  timestamp-less delivery be recognised as stale instead of undoing newer state.
+- Events are ordered by Mono's `timestamp` (unless over 5 minutes ahead of arrival: see events.py),
+  else by when we first received them (`received_at`): arrival order is all older payloads give us,
+  and storing it lets a later reprocess of an old timestamp-less delivery be recognised as stale.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def _run(held: Held) -> Outcome:
     event = held.event
     if event is None:  # a stored body: parsed again the way it was first parsed
         try:
-            event = parse_event(decode(row.body.encode("utf-8")))
+            event = parse_event(decode(row.body.encode("utf-8")), received_at=row.received_at)
         except InvalidPayload as exc:
             _record(held, Status.INVALID, error=str(exc))
             return Outcome(400, f"Was {previous}. {exc}", row)

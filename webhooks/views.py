@@ -11,12 +11,20 @@ from monolink.client_address import client_ip
 
 from . import pipeline
 from .authentication import MonoWebhookSecretAuthentication
-from .parsers import JsonBody, MonoJSONParser
+from .parsing import is_text
+from .parsers import JsonBody, MonoJSONParser, read_unframed
 
 log = logging.getLogger(__name__)
 
 
-_REFUSALS = {400: "rejected", 401: "unauthorized", 403: "unauthorized", 413: "too_large", 415: "rejected"}
+_REFUSALS = {
+    400: "rejected",
+    401: "unauthorized",
+    403: "unauthorized",
+    411: "rejected",
+    413: "too_large",
+    415: "rejected",
+}
 
 
 class MonoWebhookView(APIView):
@@ -25,7 +33,8 @@ class MonoWebhookView(APIView):
     CSRF-exempt (APIView.as_view does that, and our authentication has no session to protect), not
     behind login, and outside ATOMIC_REQUESTS: the pipeline runs its own transactions so a handler
     failure can roll back while the failure itself is still recorded. The body is read, size-checked
-    and decoded once, by MonoJSONParser (413, 400; 415 for a non-JSON content type).
+    and decoded once, by MonoJSONParser (413, 400; 415 for a non-JSON content type), or for a chunked
+    body without Content-Length by read_unframed (gunicorn: read up to the limit; elsewhere 411).
     """
 
     authentication_classes = [MonoWebhookSecretAuthentication]
@@ -39,10 +48,12 @@ class MonoWebhookView(APIView):
 
     def post(self, request):
         parsed, sender = request.data, {"headers": request.headers, "remote_ip": client_ip(request)}
+        if not isinstance(parsed, JsonBody):  # no Content-Length: maybe chunked (411 where unreadable)
+            parsed = read_unframed(request) or parsed
         started = time.perf_counter()
         if isinstance(parsed, JsonBody):
             event_id = parsed.payload.get("event_id") if isinstance(parsed.payload, dict) else None
-            if isinstance(event_id, str):
+            if isinstance(event_id, str) and is_text(event_id):  # a lone surrogate is not UTF-8: no log line
                 log_context.bind(mono_event_id=event_id[:64])
             self.outcome = pipeline.receive(body=parsed.raw, payload=parsed.payload, **sender)
         else:  # DRF skips the parser for an empty body: the pipeline says what is wrong with it

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from monolink import metrics
 
+from . import watchdog
 from .types import (
     AccountDetails,
     Deadline,
@@ -56,8 +57,9 @@ class MonoClient:
     last answer was a 429 or a 5xx to raise the right typed error, and (3) `responses`, our test
     boundary, does not drive urllib3's retries on connection errors and timeouts.
 
-    The read timeout bounds each wait for a byte, so a Mono that accepts and never answers costs
-    at most the deadline; one that trickles a byte at a time could stretch a single attempt.
+    The read timeout bounds each wait for a byte, which a Mono trickling a byte every few seconds
+    never meets: the deadline is therefore kept by the wall clock too (monolink.mono.watchdog shuts
+    the connection when it passes, headers or body), so no call outlives it.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class MonoClient:
         self.backoff_factor = settings.MONO_BACKOFF_FACTOR if backoff_factor is None else backoff_factor
         self.retry_after_max = settings.MONO_RETRY_AFTER_MAX if retry_after_max is None else retry_after_max
         self.session = requests.Session()
+        watchdog.mount(self.session)
         self.session.headers.update({"mono-sec-key": self._secret_key, "accept": "application/json"})
 
     def __repr__(self) -> str:  # the session holds the key: never show it
@@ -155,9 +158,16 @@ class MonoClient:
                 raise MonoUnavailable(f"Mono did not answer {method} {path} within the deadline ({attempt} attempts).")
             connect, read = self.timeout
             try:
-                response = self.session.request(
-                    method, url, json=json, timeout=(min(connect, remaining), min(read, remaining))
-                )
+                with watchdog.watch(remaining) as watch:
+                    response = self.session.request(
+                        method, url, json=json, timeout=(min(connect, remaining), min(read, remaining)), stream=True
+                    )
+                    response.content  # noqa: B018 (the body is read under the same watch)
+                    watch.check()  # a cut close-delimited body ends without an error
+            except watchdog.DeadlinePassed:
+                raise MonoUnavailable(
+                    f"Mono did not answer {method} {path} within the deadline ({attempt + 1} attempts)."
+                ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 # A timeout on a POST may have reached Mono: the calls are safe to repeat
                 # (exchange is idempotent for a code, a second token just supersedes the first; initiate: see there).

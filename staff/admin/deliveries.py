@@ -8,6 +8,7 @@ Lists stay fast on a million rows: see staff.admin.lists.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -75,7 +76,12 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 def _pretty_json(value) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    # A lone surrogate ("\ud800", refused as invalid) cannot be encoded into the page: keep it escaped.
+    return text if not _LONE_SURROGATE.search(text) else json.dumps(value, indent=2, sort_keys=True)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @admin.register(WebhookEvent)
