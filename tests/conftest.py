@@ -10,8 +10,9 @@ import pytest
 import responses
 from django.conf import settings
 
-from accounts.models import LinkedAccount, User
+from accounts.models import LinkedAccount
 from monolink.mono import MonoRequestError
+from tests.factories import LinkedAccountFactory, UserFactory
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -41,25 +42,24 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def user(db):
-    return User.objects.create_user("ada", email="ada@example.com", password="pw-ada-12345")
+    """Ada, who signs in with PASSWORD in tests/test_security.py and tests/test_pages.py."""
+    return UserFactory(username="ada", email="ada@example.com", password="pw-ada-12345")
 
 
 @pytest.fixture
 def other_user(db):
-    return User.objects.create_user("bola", email="bola@example.com", password="pw-bola-12345")
+    return UserFactory(username="bola", email="bola@example.com", password="pw-bola-12345")
 
 
 @pytest.fixture
 def make_account(db, user):
-    counter = iter(range(1, 10_000))
+    """Makes Ada's linked accounts (LinkedAccountFactory; any field can be given, `user` too),
+    numbered from 0001 in every test."""
+    LinkedAccountFactory.reset_sequence(1)
 
     def make(**fields) -> LinkedAccount:
-        n = next(counter)
         fields.setdefault("user", user)
-        fields.setdefault("mono_account_id", f"5f171a530295e231abca{n:04d}")
-        fields.setdefault("institution_name", "GTBank")
-        fields.setdefault("account_number_masked", f"******{n:04d}")
-        return LinkedAccount.objects.create(**fields)
+        return LinkedAccountFactory(**fields)
 
     return make
 
