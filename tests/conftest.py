@@ -52,6 +52,13 @@ def other_user(db):
 
 
 @pytest.fixture
+def signed_in(client, user):
+    """The test client, signed in as `user`."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def make_account(db, user):
     """Makes Ada's linked accounts (LinkedAccountFactory; any field can be given, `user` too),
     numbered from 0001 in every test."""

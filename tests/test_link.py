@@ -30,12 +30,6 @@ DASHBOARD = "/"
 STUB_ACCOUNT = "65f0c0ffee00000000000a01"  # what the stub answers for a code that is not a sandbox code
 
 
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def link(client, code="code_1", institution="Access Bank"):
     return client.post(LINK, {"code": code, "institution": institution}, content_type="application/json")
 
