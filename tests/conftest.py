@@ -13,6 +13,7 @@ from django.conf import settings
 from accounts.models import LinkedAccount
 from monolink.mono import MonoRequestError
 from tests.factories import LinkedAccountFactory, UserFactory
+from tests.webhooks_support import ACCOUNT_ID
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -74,6 +75,13 @@ def make_account(db, user):
 @pytest.fixture
 def account(make_account):
     return make_account()
+
+
+@pytest.fixture
+def payload_account(make_account):
+    """Ada's account under ACCOUNT_ID, the id inside every file in tests/payloads/: their webhooks
+    are about it. (`account` has an id of its own, so those payloads do not match it.)"""
+    return make_account(mono_account_id=ACCOUNT_ID)
 
 
 MONO_API = "https://api.withmono.com"

@@ -65,7 +65,7 @@ def test_replay_by_time_window(user):
     assert WebhookEvent.objects.get(event="mono.events.account_connected").status == "unmatched"
 
 
-def test_replay_that_fails_again_exits_with_an_error_after_the_summary(account_with_payload_id, monkeypatch):
+def test_replay_that_fails_again_exits_with_an_error_after_the_summary(payload_account, monkeypatch):
     monkeypatch.setitem(handlers.HANDLERS, "mono.events.sync_failed", lambda e, t: 1 / 0)
     post(raw("sync_failed.v1"))
     out = StringIO()
@@ -120,7 +120,7 @@ def procrastinate_jobs():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @override_settings(TASKS_BACKEND="procrastinate")
-def test_new_event_and_duplicate_stay_within_the_query_budget(account_with_payload_id, procrastinate_jobs):
+def test_new_event_and_duplicate_stay_within_the_query_budget(payload_account, procrastinate_jobs):
     body = raw("reauthorisation_required.v2")
     with CaptureQueriesContext(connection) as new:
         assert post(body).status_code == 200
@@ -149,8 +149,3 @@ def test_new_event_and_duplicate_stay_within_the_query_budget(account_with_paylo
 def test_unknown_event_costs_one_insert(db, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):  # BEGIN, INSERT, COMMIT
         assert post(load("unknown_event")).status_code == 200
-
-
-@pytest.fixture
-def account_with_payload_id(make_account):
-    return make_account(mono_account_id=ACCOUNT_ID)
