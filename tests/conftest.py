@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import responses
 from django.conf import settings
+from pytest_django.fixtures import validate_django_db
 
 from accounts.models import LinkedAccount
 from monolink.mono import MonoRequestError
@@ -39,6 +40,60 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+# --- Procrastinate, the task engine ------------------------------------------------------------------
+# Its tables are unmanaged models, so the flush after a transactional test leaves their rows behind
+# (and a rolled-back test never commits any). Jobs, events, periodic defers and workers are
+# therefore emptied here, for every transactional test on PostgreSQL, before it and after it: each
+# starts from an empty queue (the first of the session too, and after an interrupted run with
+# --reuse-db) and leaves none for the next. Non-transactional tests run first (pytest-django orders
+# them so), inside a transaction that is rolled back: they see the empty tables of a new database.
+
+PROCRASTINATE_TABLES = (
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_workers",
+)
+
+
+def _is_transactional(request) -> bool:
+    """pytest-django's own rule: django_db(transaction=True) (or reset_sequences), transactional_db,
+    or live_server among the test's fixtures."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker:
+        transaction_, reset_sequences, *_ = validate_django_db(marker)
+        if transaction_ or reset_sequences:
+            return True
+    return "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+
+
+def _empty_procrastinate_tables() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(PROCRASTINATE_TABLES)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(autouse=True)
+def _procrastinate_tables_empty(request):
+    if not (ON_POSTGRES and _is_transactional(request)):
+        yield
+        return
+    # Set up the database first (it is torn down after this fixture, so the last TRUNCATE runs
+    # before the flush, and after the fixtures the test asked for, worker processes included).
+    request.getfixturevalue("transactional_db")
+    _empty_procrastinate_tables()
+    yield
+    _empty_procrastinate_tables()
+
+
+@pytest.fixture
+def procrastinate_backend(settings):
+    """Tasks go to Procrastinate's job table as in production (the test settings run them in-process):
+    nothing runs them unless the test starts a worker. PostgreSQL only."""
+    settings.TASKS_BACKEND = "procrastinate"
 
 
 @pytest.fixture

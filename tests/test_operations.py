@@ -427,15 +427,6 @@ def test_readiness_gives_up_on_a_check_stuck_behind_a_lock(client, settings, mon
 # --- tasks: queue gauges, readiness, and the ids of what queued a job ---------------------------------
 
 
-@pytest.fixture
-def procrastinate_backend(settings, transactional_db):
-    """The real engine; its tables are not Django's to flush, so this test's jobs and workers go."""
-    settings.TASKS_BACKEND = "procrastinate"
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_workers CASCADE")
-
-
 def run_queued_jobs(queue: str) -> None:
     """One real Procrastinate worker pass (as `run_worker` runs it, middleware included), on the
     worker connector, in a thread of its own: asyncio.run() refuses a thread that runs a loop."""
@@ -448,7 +439,7 @@ def run_queued_jobs(queue: str) -> None:
 
 
 @pytest.mark.postgres
-def test_a_job_logs_its_id_and_task(payload_account, procrastinate_backend, log_lines):
+def test_a_job_logs_its_id_and_task(transactional_db, payload_account, procrastinate_backend, log_lines):
     from procrastinate.contrib.django.models import ProcrastinateJob
 
     assert post(raw("reauthorisation_required.v2")).status_code == 200
@@ -463,7 +454,9 @@ def test_a_job_logs_its_id_and_task(payload_account, procrastinate_backend, log_
 
 
 @pytest.mark.postgres
-def test_metrics_and_readiness_read_the_task_queue(client, settings, metrics_token, procrastinate_backend):
+def test_metrics_and_readiness_read_the_task_queue(
+    transactional_db, client, settings, metrics_token, procrastinate_backend
+):
     from monolink.taskqueue import defer
 
     settings.HEALTH_CHECK_TOKEN = "health-token-for-the-tests"

@@ -25,12 +25,11 @@ from . import test_worker
 from .test_notifications import DAY, age_flag, steps_sent
 from .test_worker import deliver, wait_for
 
-# tests/test_worker.py's fixtures: real worker processes, an SMTP sink, this process queueing.
+# tests/test_worker.py's fixtures: real worker processes, an SMTP sink; this process queues.
 workers = test_worker.workers
 smtp_sink = test_worker.smtp_sink
-procrastinate_backend = test_worker.procrastinate_backend
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("procrastinate_backend")]
 
 FAST_RECONCILER = {"RECONCILE_CRON": "* * * * * *", "REAUTH_EMAIL_GRACE_SECONDS": "1"}
 SEVERAL_PASSES = 3.0  # seconds: three reconciler passes, time enough for a duplicate to show

@@ -5,7 +5,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -107,20 +106,9 @@ def test_replay_dry_run_changes_nothing(db):
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
-@pytest.fixture
-def procrastinate_jobs():
-    """Procrastinate's job table is not a managed model, so the test database flush leaves its rows
-    behind: start from an empty table (an earlier test's job is not this test's), and remove the
-    ones this test queued."""
-    ProcrastinateJob.objects.all().delete()
-    yield
-    ProcrastinateJob.objects.all().delete()
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@override_settings(TASKS_BACKEND="procrastinate")
-def test_new_event_and_duplicate_stay_within_the_query_budget(payload_account, procrastinate_jobs):
+def test_new_event_and_duplicate_stay_within_the_query_budget(payload_account, procrastinate_backend):
     body = raw("reauthorisation_required.v2")
     with CaptureQueriesContext(connection) as new:
         assert post(body).status_code == 200

@@ -35,7 +35,9 @@ from monolink.mono.sandbox import sandbox_details
 
 from .webhooks_support import post
 
-pytestmark = pytest.mark.postgres
+# This process queues (conftest's procrastinate_backend); the worker processes run the jobs. Each
+# test starts from an empty queue: conftest empties Procrastinate's tables around transactional tests.
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("procrastinate_backend")]
 
 ROOT = Path(__file__).resolve().parent.parent
 STALLED_AFTER = 2.0  # seconds without a heartbeat before a worker counts as dead (production: 6)
@@ -168,13 +170,6 @@ class Workers:
 
 @pytest.fixture
 def workers(transactional_db, tmp_path):
-    # Django's flush between tests leaves Procrastinate's tables alone (its models are unmanaged), and
-    # other tests' servers queue real jobs: each test here starts from an empty queue.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_workers, "
-            "procrastinate_periodic_defers RESTART IDENTITY CASCADE"
-        )
     started = Workers(tmp_path)
     yield started
     started.stop_all()
@@ -183,11 +178,6 @@ def workers(transactional_db, tmp_path):
 def deliver(payload: dict) -> int:
     """Through the real endpoint (secret check, CSRF enforced); the jobs it queues commit with it."""
     return post(payload).status_code
-
-
-@pytest.fixture(autouse=True)
-def procrastinate_backend(settings):
-    settings.TASKS_BACKEND = "procrastinate"  # this process queues; the worker processes run
 
 
 PERIODIC_TASKS = ["monolink.taskqueue.retry_stalled_jobs", "accounts.tasks.reconcile_follow_ups"]
