@@ -41,8 +41,8 @@ def test_a_code_mono_did_not_take_in_time_is_linked_by_a_worker_once_mono_answer
     stub_mono,
     user,
     settings,
+    procrastinate_backend,
 ):
-    settings.TASKS_BACKEND = "procrastinate"
     settings.MONO_REQUEST_DEADLINE = 1
     stub_mono.plans["exchange"] = ["hang"]  # the request's try meets silence; the next one an answer
     client = Client()

@@ -269,9 +269,11 @@ def test_webhook_lines_carry_the_request_delivery_and_mono_event_ids(client, pay
 
 
 @pytest.mark.postgres
-def test_the_line_that_queues_a_job_names_the_request_and_delivery_behind_it(payload_account, log_lines, settings):
-    settings.TASKS_BACKEND = "procrastinate"  # a real job row, so a real job id
-
+def test_the_line_that_queues_a_job_names_the_request_and_delivery_behind_it(
+    payload_account,
+    log_lines,
+    procrastinate_backend,  # a real job row, so a real job id
+):
     post(load("reauthorisation_required.v2"), headers={"X-Request-ID": "proxy-id-0002"}, REMOTE_ADDR="127.0.0.1")
 
     queued = [line for line in log_lines() if line["logger"] == "monolink.taskqueue"]

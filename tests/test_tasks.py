@@ -277,9 +277,8 @@ def test_email_task_retries_transient_smtp_failures_only():
 
 
 @pytest.mark.postgres
-def test_a_flag_and_its_email_job_commit_together_or_not_at_all(account, settings):
+def test_a_flag_and_its_email_job_commit_together_or_not_at_all(account, procrastinate_backend):
     assert ON_POSTGRES
-    settings.TASKS_BACKEND = "procrastinate"
     event = parsing.parse_event(payloads.reauthorisation_required(account.mono_account_id))
 
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -297,9 +296,7 @@ def test_a_flag_and_its_email_job_commit_together_or_not_at_all(account, setting
 
 
 @pytest.mark.postgres
-def test_at_most_one_refresh_waits_per_account(account, settings):
-    settings.TASKS_BACKEND = "procrastinate"
-
+def test_at_most_one_refresh_waits_per_account(account, procrastinate_backend):
     with transaction.atomic():
         for _ in range(5):
             reauth_tasks.queue_refresh(mono_account_id=account.mono_account_id)
@@ -311,10 +308,9 @@ def test_at_most_one_refresh_waits_per_account(account, settings):
 
 
 @pytest.mark.postgres
-def test_a_queued_job_commits_without_a_notify(transactional_db, account, settings):
+def test_a_queued_job_commits_without_a_notify(transactional_db, account, procrastinate_backend):
     """Our workers poll, so Procrastinate's NOTIFY would only serialise every webhook's commit
     (accounts migration 0008 switches its trigger off)."""
-    settings.TASKS_BACKEND = "procrastinate"
     db = connection.settings_dict
     with psycopg.connect(
         dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], autocommit=True
