@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import responses
+from aiosmtpd.controller import Controller
 from django.conf import settings
 from pytest_django.fixtures import validate_django_db
 
@@ -15,6 +16,7 @@ from accounts.models import LinkedAccount
 from monolink.mono import MonoRequestError
 from tests.factories import LinkedAccountFactory, UserFactory
 from tests.webhooks_support import ACCOUNT_ID
+from tests.workers_support import SmtpSink, Workers
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -94,6 +96,35 @@ def procrastinate_backend(settings):
     """Tasks go to Procrastinate's job table as in production (the test settings run them in-process):
     nothing runs them unless the test starts a worker. PostgreSQL only."""
     settings.TASKS_BACKEND = "procrastinate"
+
+
+@pytest.fixture
+def smtp_sink():
+    """Starts mail servers on 127.0.0.1: smtp_sink(["451", "ok"]) answers one step per message."""
+    sinks: list[tuple[SmtpSink, Controller]] = []
+
+    def start(plan: list[str] | None = None) -> SmtpSink:
+        with socket.socket() as probe:  # aiosmtpd needs a port number up front
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        sink = SmtpSink(plan or [])
+        controller = Controller(sink, hostname="127.0.0.1", port=port)
+        controller.start()
+        sink.port = port
+        sinks.append((sink, controller))
+        return sink
+
+    yield start
+    for _sink, controller in sinks:
+        controller.stop()
+
+
+@pytest.fixture
+def workers(transactional_db, tmp_path):
+    """Starts real `manage.py run_worker` processes (workers.start(sink, ...)); stops them at the end."""
+    started = Workers(tmp_path)
+    yield started
+    started.stop_all()
 
 
 @pytest.fixture
