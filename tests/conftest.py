@@ -171,13 +171,14 @@ def payload_account(make_account):
 
 
 MONO_API = "https://api.withmono.com"
+MONO_TEST_KEY = "test_sk_x"
 
 
 @pytest.fixture
 def real_mono(settings):
     """The real HTTP client against `responses` (v2, no retries): only Mono's HTTP is faked."""
     settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
-    settings.MONO_SECRET_KEY = "test_sk_x"
+    settings.MONO_SECRET_KEY = MONO_TEST_KEY
     settings.MONO_API_BASE_URL = MONO_API
     settings.MONO_API_VERSION = "v2"
     settings.MONO_MAX_RETRIES = 0
