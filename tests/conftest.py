@@ -8,10 +8,15 @@ from types import SimpleNamespace
 
 import pytest
 import responses
+from aiosmtpd.controller import Controller
 from django.conf import settings
+from pytest_django.fixtures import validate_django_db
 
-from accounts.models import LinkedAccount, User
+from accounts.models import LinkedAccount
 from monolink.mono import MonoRequestError
+from tests.factories import LinkedAccountFactory, UserFactory
+from tests.webhooks_support import ACCOUNT_ID
+from tests.workers_support import SmtpSink, Workers
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -39,27 +44,116 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 
 
+# --- Procrastinate, the task engine ------------------------------------------------------------------
+# Its tables are unmanaged models, so the flush after a transactional test leaves their rows behind
+# (and a rolled-back test never commits any). Jobs, events, periodic defers and workers are
+# therefore emptied here, for every transactional test on PostgreSQL, before it and after it: each
+# starts from an empty queue (the first of the session too, and after an interrupted run with
+# --reuse-db) and leaves none for the next. Non-transactional tests run first (pytest-django orders
+# them so), inside a transaction that is rolled back: they see the empty tables of a new database.
+
+PROCRASTINATE_TABLES = (
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_workers",
+)
+
+
+def _is_transactional(request) -> bool:
+    """pytest-django's own rule: django_db(transaction=True) (or reset_sequences), transactional_db,
+    or live_server among the test's fixtures."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker:
+        transaction_, reset_sequences, *_ = validate_django_db(marker)
+        if transaction_ or reset_sequences:
+            return True
+    return "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+
+
+def _empty_procrastinate_tables() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(PROCRASTINATE_TABLES)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(autouse=True)
+def _procrastinate_tables_empty(request):
+    if not (ON_POSTGRES and _is_transactional(request)):
+        yield
+        return
+    # Set up the database first (it is torn down after this fixture, so the last TRUNCATE runs
+    # before the flush, and after the fixtures the test asked for, worker processes included).
+    request.getfixturevalue("transactional_db")
+    _empty_procrastinate_tables()
+    yield
+    _empty_procrastinate_tables()
+
+
+@pytest.fixture
+def procrastinate_backend(settings):
+    """Tasks go to Procrastinate's job table as in production (the test settings run them in-process):
+    nothing runs them unless the test starts a worker. PostgreSQL only."""
+    settings.TASKS_BACKEND = "procrastinate"
+
+
+@pytest.fixture
+def smtp_sink():
+    """Starts mail servers on 127.0.0.1: smtp_sink(["451", "ok"]) answers one step per message."""
+    sinks: list[tuple[SmtpSink, Controller]] = []
+
+    def start(plan: list[str] | None = None) -> SmtpSink:
+        with socket.socket() as probe:  # aiosmtpd needs a port number up front
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        sink = SmtpSink(plan or [])
+        controller = Controller(sink, hostname="127.0.0.1", port=port)
+        controller.start()
+        sink.port = port
+        sinks.append((sink, controller))
+        return sink
+
+    yield start
+    for _sink, controller in sinks:
+        controller.stop()
+
+
+@pytest.fixture
+def workers(transactional_db, tmp_path):
+    """Starts real `manage.py run_worker` processes (workers.start(sink, ...)); stops them at the end."""
+    started = Workers(tmp_path)
+    yield started
+    started.stop_all()
+
+
 @pytest.fixture
 def user(db):
-    return User.objects.create_user("ada", email="ada@example.com", password="pw-ada-12345")
+    """Ada, who signs in with PASSWORD in tests/test_security.py and tests/test_pages.py."""
+    return UserFactory(username="ada", email="ada@example.com", password="pw-ada-12345")
 
 
 @pytest.fixture
 def other_user(db):
-    return User.objects.create_user("bola", email="bola@example.com", password="pw-bola-12345")
+    return UserFactory(username="bola", email="bola@example.com", password="pw-bola-12345")
+
+
+@pytest.fixture
+def signed_in(client, user):
+    """The test client, signed in as `user`."""
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture
 def make_account(db, user):
-    counter = iter(range(1, 10_000))
+    """Makes Ada's linked accounts (LinkedAccountFactory; any field can be given, `user` too),
+    numbered from 0001 in every test."""
+    LinkedAccountFactory.reset_sequence(1)
 
     def make(**fields) -> LinkedAccount:
-        n = next(counter)
         fields.setdefault("user", user)
-        fields.setdefault("mono_account_id", f"5f171a530295e231abca{n:04d}")
-        fields.setdefault("institution_name", "GTBank")
-        fields.setdefault("account_number_masked", f"******{n:04d}")
-        return LinkedAccount.objects.create(**fields)
+        return LinkedAccountFactory(**fields)
 
     return make
 
@@ -69,14 +163,22 @@ def account(make_account):
     return make_account()
 
 
+@pytest.fixture
+def payload_account(make_account):
+    """Ada's account under ACCOUNT_ID, the id inside every file in tests/payloads/: their webhooks
+    are about it. (`account` has an id of its own, so those payloads do not match it.)"""
+    return make_account(mono_account_id=ACCOUNT_ID)
+
+
 MONO_API = "https://api.withmono.com"
+MONO_TEST_KEY = "test_sk_x"
 
 
 @pytest.fixture
 def real_mono(settings):
     """The real HTTP client against `responses` (v2, no retries): only Mono's HTTP is faked."""
     settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
-    settings.MONO_SECRET_KEY = "test_sk_x"
+    settings.MONO_SECRET_KEY = MONO_TEST_KEY
     settings.MONO_API_BASE_URL = MONO_API
     settings.MONO_API_VERSION = "v2"
     settings.MONO_MAX_RETRIES = 0

@@ -1,4 +1,4 @@
-"""Staff's LinkedAccount admin: who needs re-authorisation, and actions that go through accounts.rules."""
+"""Staff's LinkedAccount admin: who needs re-authorisation, and actions that go through the services."""
 
 from datetime import timedelta
 

@@ -152,10 +152,9 @@ def test_columns_scale_to_the_axis_and_zero_draws_no_height():
 
 
 @pytest.mark.postgres
-def test_overview_counts_failed_and_waiting_jobs_from_the_task_engine(db, settings):
+def test_overview_counts_failed_and_waiting_jobs_from_the_task_engine(db, procrastinate_backend):
     from django.db import connection
 
-    settings.TASKS_BACKEND = "procrastinate"
     with connection.cursor() as cursor:
         for status in ("failed", "failed", "todo", "doing"):
             cursor.execute(

@@ -2,19 +2,12 @@
 
 from datetime import timedelta
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 
 DASHBOARD = reverse("web:dashboard")
-
-
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
 
 
 def notices(client) -> list[str]:

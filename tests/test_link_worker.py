@@ -13,35 +13,21 @@ from django.test import Client
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from accounts.models import LinkAttempt, LinkedAccount
-from tests.test_worker import Workers, no_jobs_left, smtp_sink, wait_for, workers  # noqa: F401 (fixtures)
+from tests.workers_support import no_jobs_left, start_worker_against, wait_for
 
 pytestmark = pytest.mark.postgres
 
 STUB_ACCOUNT = "65f0c0ffee00000000000a01"
 
 
-def start_worker_against(stub_mono, started: Workers, start_sink) -> None:
-    """A worker on the Mono queue whose client calls the stub Mono (the real client, no sandbox)."""
-    started.start(
-        start_sink(),
-        queues="mono,maintenance",
-        overrides={
-            "MONO_SANDBOX": None,
-            "MONO_SECRET_KEY": stub_mono.secret_key,
-            "MONO_PUBLIC_KEY": "test_pk_stub",
-            "MONO_API_BASE_URL": stub_mono.url,  # no retries: tests/worker_settings.py
-        },
-    )
-
-
 def test_a_code_mono_did_not_take_in_time_is_linked_by_a_worker_once_mono_answers(
-    workers,  # noqa: F811
-    smtp_sink,  # noqa: F811
+    workers,
+    smtp_sink,
     stub_mono,
     user,
     settings,
+    procrastinate_backend,
 ):
-    settings.TASKS_BACKEND = "procrastinate"
     settings.MONO_REQUEST_DEADLINE = 1
     stub_mono.plans["exchange"] = ["hang"]  # the request's try meets silence; the next one an answer
     client = Client()

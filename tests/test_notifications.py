@@ -342,10 +342,10 @@ def test_staff_see_the_emails_sent_on_the_account_page_and_in_a_list(account, ru
 
 
 @pytest.mark.postgres
-def test_with_procrastinate_repeated_passes_queue_one_job_per_account(account, settings):
+def test_with_procrastinate_repeated_passes_queue_one_job_per_account(account, procrastinate_backend):
     from procrastinate.contrib.django.models import ProcrastinateJob
 
-    settings.TASKS_BACKEND = "procrastinate"  # jobs are rows; no worker runs them here
+    # Jobs are rows; no worker runs them here.
     state.flag_for_reauth(mono_account_id=account.mono_account_id)
     age_flag(account, DAY)
     LinkedAccount.objects.filter(pk=account.pk).update(details_checked_at=timezone.now() - 2 * DAY)

@@ -27,7 +27,7 @@ from reauth import tasks as reauth_tasks
 from webhooks import handlers
 from webhooks.models import WebhookEvent
 
-from .webhooks_support import ACCOUNT_ID, load, post, raw
+from .webhooks_support import load, post, raw
 
 TOKEN = "metrics-token-for-the-tests"
 
@@ -147,8 +147,7 @@ def test_metrics_answer_a_direct_request_from_an_allowed_network(client, setting
     assert b"monolink_metrics_database_up 1.0" in response.content
 
 
-def test_metrics_count_a_webhook_delivery_by_event_and_outcome(client, metrics_token, make_account):
-    make_account(mono_account_id=ACCOUNT_ID)
+def test_metrics_count_a_webhook_delivery_by_event_and_outcome(client, metrics_token, payload_account):
     event = "mono.events.reauthorisation_required"
     before = scrape(client)
 
@@ -255,8 +254,7 @@ def test_request_id_is_generated_returned_and_on_the_request_line(client, db, lo
     assert "secret-path" not in json.dumps(line)  # no query string
 
 
-def test_webhook_lines_carry_the_request_delivery_and_mono_event_ids(client, make_account, log_lines):
-    make_account(mono_account_id=ACCOUNT_ID)
+def test_webhook_lines_carry_the_request_delivery_and_mono_event_ids(client, payload_account, log_lines):
     payload = load("reauthorisation_required.v2")
 
     response = post(payload, headers={"X-Request-ID": "proxy-id-0001"}, REMOTE_ADDR="127.0.0.1")
@@ -271,10 +269,11 @@ def test_webhook_lines_carry_the_request_delivery_and_mono_event_ids(client, mak
 
 
 @pytest.mark.postgres
-def test_the_line_that_queues_a_job_names_the_request_and_delivery_behind_it(make_account, log_lines, settings):
-    settings.TASKS_BACKEND = "procrastinate"  # a real job row, so a real job id
-    make_account(mono_account_id=ACCOUNT_ID)
-
+def test_the_line_that_queues_a_job_names_the_request_and_delivery_behind_it(
+    payload_account,
+    log_lines,
+    procrastinate_backend,  # a real job row, so a real job id
+):
     post(load("reauthorisation_required.v2"), headers={"X-Request-ID": "proxy-id-0002"}, REMOTE_ADDR="127.0.0.1")
 
     queued = [line for line in log_lines() if line["logger"] == "monolink.taskqueue"]
@@ -324,10 +323,9 @@ def sentry_events():
 
 
 def test_sentry_events_leave_without_secrets_tokens_or_personal_data(
-    sentry_events, settings, make_account, monkeypatch
+    sentry_events, settings, payload_account, monkeypatch
 ):
     settings.MONO_SECRET_KEY = "live_sk_abcdefghijklmnop1234"
-    make_account(mono_account_id=ACCOUNT_ID)
     # Made at run time: the SDK also sends source lines around each frame, and those may quote a literal.
     token = "reauth-token-" + secrets.token_hex(8)
     cookie = secrets.token_hex(8)
@@ -431,15 +429,6 @@ def test_readiness_gives_up_on_a_check_stuck_behind_a_lock(client, settings, mon
 # --- tasks: queue gauges, readiness, and the ids of what queued a job ---------------------------------
 
 
-@pytest.fixture
-def procrastinate_backend(settings, transactional_db):
-    """The real engine; its tables are not Django's to flush, so this test's jobs and workers go."""
-    settings.TASKS_BACKEND = "procrastinate"
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_workers CASCADE")
-
-
 def run_queued_jobs(queue: str) -> None:
     """One real Procrastinate worker pass (as `run_worker` runs it, middleware included), on the
     worker connector, in a thread of its own: asyncio.run() refuses a thread that runs a loop."""
@@ -452,10 +441,8 @@ def run_queued_jobs(queue: str) -> None:
 
 
 @pytest.mark.postgres
-def test_a_job_logs_its_id_and_task(make_account, procrastinate_backend, log_lines):
+def test_a_job_logs_its_id_and_task(transactional_db, payload_account, procrastinate_backend, log_lines):
     from procrastinate.contrib.django.models import ProcrastinateJob
-
-    make_account(mono_account_id=ACCOUNT_ID)
 
     assert post(raw("reauthorisation_required.v2")).status_code == 200
     job = ProcrastinateJob.objects.get(task_name="accounts.tasks.send_reauth_email")
@@ -469,7 +456,9 @@ def test_a_job_logs_its_id_and_task(make_account, procrastinate_backend, log_lin
 
 
 @pytest.mark.postgres
-def test_metrics_and_readiness_read_the_task_queue(client, settings, metrics_token, procrastinate_backend):
+def test_metrics_and_readiness_read_the_task_queue(
+    transactional_db, client, settings, metrics_token, procrastinate_backend
+):
     from monolink.taskqueue import defer
 
     settings.HEALTH_CHECK_TOKEN = "health-token-for-the-tests"

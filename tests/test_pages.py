@@ -21,12 +21,6 @@ DASHBOARD = "/"
 PASSWORD = "pw-ada-12345"
 
 
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def sign_in(client, next_url=None):
     url = LOGIN + (f"?next={next_url}" if next_url is not None else "")
     data = {"username": "ada", "password": PASSWORD}

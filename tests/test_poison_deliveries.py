@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from accounts.models import LinkedAccount
 from webhooks import pipeline
-from webhooks.parsing import FUTURE_ALLOWANCE
 from webhooks.models import WebhookEvent
+from webhooks.parsing import FUTURE_ALLOWANCE
 
 from .webhooks_support import ACCOUNT_ID, load, post
 

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monolink.logs import REDACTED, JsonFormatter, RedactSecretsFilter
 
 from .conftest import ON_POSTGRES
-from .test_worker import database_url
+from .workers_support import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "monolink.example.com"

@@ -37,12 +37,6 @@ def slow_mono(settings, hanging_mono):
     return hanging_mono
 
 
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def credential_url(account) -> str:
     return reverse("web:reauth_credential", args=[account.pk])
 

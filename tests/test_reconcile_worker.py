@@ -2,7 +2,7 @@
 
 The workers run the periodic reconciler every second here (production: every minute) with a one
 second grace for first emails (production: five minutes); everything else is as deployed. A day
-passes by moving the flag back in the database. Fixtures come from tests/test_worker.py.
+passes by moving the flag back in the database.
 """
 
 from __future__ import annotations
@@ -21,16 +21,11 @@ from monolink.mono import payloads
 from monolink.mono.sandbox import sandbox_details
 from notifications import tasks as notification_tasks
 
-from . import test_worker
 from .test_notifications import DAY, age_flag, steps_sent
-from .test_worker import deliver, wait_for
+from .workers_support import deliver, wait_for
 
-# tests/test_worker.py's fixtures: real worker processes, an SMTP sink, this process queueing.
-workers = test_worker.workers
-smtp_sink = test_worker.smtp_sink
-procrastinate_backend = test_worker.procrastinate_backend
-
-pytestmark = pytest.mark.postgres
+# conftest's workers and smtp_sink: real worker processes, an SMTP sink; this process queues.
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("procrastinate_backend")]
 
 FAST_RECONCILER = {"RECONCILE_CRON": "* * * * * *", "REAUTH_EMAIL_GRACE_SECONDS": "1"}
 SEVERAL_PASSES = 3.0  # seconds: three reconciler passes, time enough for a duplicate to show

@@ -48,7 +48,8 @@ LEAKY = {
 }
 
 
-def signed_in(client: Client) -> bool:
+def is_signed_in(client: Client) -> bool:
+    """Whether this client's session holds a signed-in user (not the `signed_in` fixture)."""
     return "_auth_user_id" in client.session
 
 
@@ -72,7 +73,7 @@ def test_brute_force_locks_the_username_and_the_right_password_no_longer_signs_i
     page = after.content.decode()
     assert "Too many sign-in attempts" in page
     assert "Wait 15 minutes" in page
-    assert not signed_in(client)
+    assert not is_signed_in(client)
 
 
 def test_admin_sign_in_is_throttled_the_same_way(client, db, settings):
@@ -82,7 +83,7 @@ def test_admin_sign_in_is_throttled_the_same_way(client, db, settings):
     response = client.post(ADMIN_LOGIN, {"username": "root", "password": "pw-root-12345"})
 
     assert response.status_code == 429
-    assert not signed_in(client)
+    assert not is_signed_in(client)
 
 
 def test_lockout_is_per_username_and_address(user, other_user, settings):
@@ -94,8 +95,8 @@ def test_lockout_is_per_username_and_address(user, other_user, settings):
     same_user_elsewhere.post(LOGIN, {"username": "ada", "password": PASSWORD})
     other_user_same_address.post(LOGIN, {"username": "bola", "password": "pw-bola-12345"})
 
-    assert signed_in(same_user_elsewhere)
-    assert signed_in(other_user_same_address)
+    assert is_signed_in(same_user_elsewhere)
+    assert is_signed_in(other_user_same_address)
 
 
 def test_a_successful_sign_in_resets_the_count(client, user, settings):
@@ -106,7 +107,7 @@ def test_a_successful_sign_in_resets_the_count(client, user, settings):
 
     client.post(LOGIN, {"username": "ada", "password": PASSWORD})
 
-    assert signed_in(client)
+    assert is_signed_in(client)
 
 
 def test_staff_see_the_lockout_in_admin_and_deleting_it_unlocks(client, user, settings):
@@ -123,7 +124,7 @@ def test_staff_see_the_lockout_in_admin_and_deleting_it_unlocks(client, user, se
     assert listing.status_code == 200
     assert "ada" in listing.content.decode()
     assert deleted.status_code == 302
-    assert signed_in(client)
+    assert is_signed_in(client)
 
 
 def test_a_forged_forwarded_for_does_not_dodge_the_lockout(user, settings):
@@ -151,7 +152,7 @@ def test_behind_the_trusted_proxy_each_client_address_counts_separately(user, se
 
     assert attacker.post(LOGIN, {"username": "ada", "password": PASSWORD}).status_code == 429
     someone_else.post(LOGIN, {"username": "ada", "password": PASSWORD})
-    assert signed_in(someone_else)
+    assert is_signed_in(someone_else)
 
 
 # --- 2. the staff second factor (django-otp) ------------------------------------------------------

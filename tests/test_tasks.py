@@ -10,7 +10,6 @@ import smtplib
 
 import psycopg
 import pytest
-import responses
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
@@ -26,11 +25,8 @@ from reauth import state
 from reauth import tasks as reauth_tasks
 from webhooks import handlers, parsing
 
-from .conftest import ON_POSTGRES
+from .conftest import MONO_API, MONO_TEST_KEY, ON_POSTGRES
 from .webhooks_support import post
-
-MONO = "https://api.withmono.test"
-MONO_KEY = "test_sk_thisisnotarealkey0123456789"
 
 
 def v2_account(account_id: str, *, bank: str = "Access Bank", balance: int = 123456) -> dict:
@@ -58,17 +54,6 @@ class BrokenEmailBackend(BaseEmailBackend):
 
     def send_messages(self, email_messages):
         raise ConnectionRefusedError("smtp down")
-
-
-@pytest.fixture
-def real_mono(settings):
-    settings.MONO_CLIENT = "monolink.mono.client.MonoClient"
-    settings.MONO_SECRET_KEY = MONO_KEY
-    settings.MONO_API_BASE_URL = MONO
-    settings.MONO_API_VERSION = "v2"
-    settings.MONO_MAX_RETRIES = 0  # the client's own retries are tested with the client
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture
@@ -186,7 +171,7 @@ def test_user_without_email_gets_no_email_and_no_error(account, deliver):
 
 
 def test_reauthorised_account_is_refreshed_from_mono(account, real_mono, deliver):
-    real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", json=v2_account(account.mono_account_id))
+    real_mono.get(f"{MONO_API}/v2/accounts/{account.mono_account_id}", json=v2_account(account.mono_account_id))
     state.flag_for_reauth(mono_account_id=account.mono_account_id)
 
     assert deliver(payloads.account_reauthorized(account.mono_account_id)) == 200
@@ -194,11 +179,11 @@ def test_reauthorised_account_is_refreshed_from_mono(account, real_mono, deliver
     account.refresh_from_db()
     assert (account.institution_name, account.balance, account.data_status) == ("Access Bank", 123456, "AVAILABLE")
     assert account.account_number_masked == "******6789"
-    assert real_mono.calls[0].request.headers["mono-sec-key"] == MONO_KEY
+    assert real_mono.calls[0].request.headers["mono-sec-key"] == MONO_TEST_KEY
 
 
 def test_refresh_failure_does_not_fail_the_reauthorisation(account, real_mono, deliver):
-    real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", status=503, json={"message": "down"})
+    real_mono.get(f"{MONO_API}/v2/accounts/{account.mono_account_id}", status=503, json={"message": "down"})
     state.flag_for_reauth(mono_account_id=account.mono_account_id)
 
     assert deliver(payloads.account_reauthorized(account.mono_account_id)) == 200
@@ -218,7 +203,7 @@ def test_refresh_skips_an_unlinked_account_without_calling_mono(account, real_mo
 def test_refresh_from_a_task_uses_the_task_budget_not_the_request_deadline(account, real_mono, settings):
     settings.MONO_TASK_DEADLINE = 40
     settings.MONO_TIMEOUT = (3.05, 30)
-    real_mono.get(f"{MONO}/v2/accounts/{account.mono_account_id}", json=v2_account(account.mono_account_id))
+    real_mono.get(f"{MONO_API}/v2/accounts/{account.mono_account_id}", json=v2_account(account.mono_account_id))
 
     reauth_tasks.refresh_account_details(mono_account_id=account.mono_account_id)
 
@@ -277,9 +262,8 @@ def test_email_task_retries_transient_smtp_failures_only():
 
 
 @pytest.mark.postgres
-def test_a_flag_and_its_email_job_commit_together_or_not_at_all(account, settings):
+def test_a_flag_and_its_email_job_commit_together_or_not_at_all(account, procrastinate_backend):
     assert ON_POSTGRES
-    settings.TASKS_BACKEND = "procrastinate"
     event = parsing.parse_event(payloads.reauthorisation_required(account.mono_account_id))
 
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -297,9 +281,7 @@ def test_a_flag_and_its_email_job_commit_together_or_not_at_all(account, setting
 
 
 @pytest.mark.postgres
-def test_at_most_one_refresh_waits_per_account(account, settings):
-    settings.TASKS_BACKEND = "procrastinate"
-
+def test_at_most_one_refresh_waits_per_account(account, procrastinate_backend):
     with transaction.atomic():
         for _ in range(5):
             reauth_tasks.queue_refresh(mono_account_id=account.mono_account_id)
@@ -311,10 +293,9 @@ def test_at_most_one_refresh_waits_per_account(account, settings):
 
 
 @pytest.mark.postgres
-def test_a_queued_job_commits_without_a_notify(transactional_db, account, settings):
+def test_a_queued_job_commits_without_a_notify(transactional_db, account, procrastinate_backend):
     """Our workers poll, so Procrastinate's NOTIFY would only serialise every webhook's commit
     (accounts migration 0008 switches its trigger off)."""
-    settings.TASKS_BACKEND = "procrastinate"
     db = connection.settings_dict
     with psycopg.connect(
         dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], autocommit=True
@@ -326,5 +307,3 @@ def test_a_queued_job_commits_without_a_notify(transactional_db, account, settin
         assert not connection.in_atomic_block  # committed for real: a NOTIFY would be on its way now
         assert ProcrastinateJob.objects.filter(task_name="accounts.tasks.refresh_account_details").count() == 1
         assert list(listener.notifies(timeout=0.5)) == []
-        # Committed, and Django's flush leaves Procrastinate's tables alone: leave nothing for later tests.
-        listener.execute("DELETE FROM procrastinate_jobs")

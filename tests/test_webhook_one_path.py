@@ -24,11 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def account(make_account):
-    return make_account(mono_account_id=ACCOUNT_ID)
-
-
-@pytest.fixture
 def processed(monkeypatch):
     """Records each pipeline.process() run (which delivery it held, and how) and runs the real one:
     a call-through spy, so the entry tests prove the path without changing what it does."""
@@ -47,7 +42,7 @@ def processed(monkeypatch):
 # --- one path: each entry point runs pipeline.process ---------------------------------------------
 
 
-def test_http_delivery_runs_process_once(account, processed):
+def test_http_delivery_runs_process_once(payload_account, processed):
     assert post(raw("reauthorisation_required.v2")).status_code == 200
 
     row = WebhookEvent.objects.get()
@@ -55,7 +50,7 @@ def test_http_delivery_runs_process_once(account, processed):
     assert LinkedAccount.objects.get().reauth_required
 
 
-def test_monos_retry_of_a_failed_delivery_runs_process_on_the_stored_row(account, processed, monkeypatch):
+def test_monos_retry_of_a_failed_delivery_runs_process_on_the_stored_row(payload_account, processed, monkeypatch):
     monkeypatch.setitem(handlers.HANDLERS, events.REAUTHORISATION_REQUIRED, lambda e, t: 1 / 0)
     assert post(raw("reauthorisation_required.v2")).status_code == 500
     monkeypatch.setitem(handlers.HANDLERS, events.REAUTHORISATION_REQUIRED, handlers.reauthorisation_required)
@@ -67,7 +62,7 @@ def test_monos_retry_of_a_failed_delivery_runs_process_on_the_stored_row(account
     assert (row.status, row.attempts) == ("processed", 2)
 
 
-def test_replay_webhooks_command_runs_process(account, processed):
+def test_replay_webhooks_command_runs_process(payload_account, processed):
     post(raw("sync_failed.v1"))
     row = WebhookEvent.objects.get()
     processed.clear()
@@ -79,7 +74,7 @@ def test_replay_webhooks_command_runs_process(account, processed):
     assert row.attempts == 2
 
 
-def test_admin_reprocess_runs_process(admin_client, account, processed):
+def test_admin_reprocess_runs_process(admin_client, payload_account, processed):
     post(raw("sync_failed.v1"))
     row = WebhookEvent.objects.get()
     processed.clear()
@@ -124,7 +119,7 @@ def nested(depth: int) -> bytes:
         (b'{"event": "x", "data": {}, "pad": "' + b"[" * 5000 + b'"}', None),  # brackets in a string do not count
     ],
 )
-def test_deep_json_is_400_and_stores_nothing(account, body, message):
+def test_deep_json_is_400_and_stores_nothing(payload_account, body, message):
     response = post(body)
 
     if message is None:
@@ -153,9 +148,9 @@ def updated_with(**account_fields) -> dict:
         (updated_with(institution={"bankCode": "1" * 17}), "'data.account.institution.bankCode' is longer than 16"),
     ],
 )
-def test_out_of_range_fields_are_stored_invalid_with_the_reason_and_change_nothing(account, payload, reason):
+def test_out_of_range_fields_are_stored_invalid_with_the_reason_and_change_nothing(payload_account, payload, reason):
     # On PostgreSQL these would have been a DataError (a 500 that Mono retries forever).
-    before = snapshot(account)
+    before = snapshot(payload_account)
 
     first, again = post(payload), post(payload)
 
@@ -164,18 +159,22 @@ def test_out_of_range_fields_are_stored_invalid_with_the_reason_and_change_nothi
     row = WebhookEvent.objects.get()
     assert (row.status, row.event) == ("invalid", events.UPDATED)
     assert reason in row.error
-    assert snapshot(account) == before
+    assert snapshot(payload_account) == before
 
 
-def test_largest_fitting_values_are_stored(account):
+def test_largest_fitting_values_are_stored(payload_account):
     response = post(updated_with(currency="ABCDEFGH", balance=2**63 - 1, name="A" * 255))
 
     assert response.status_code == 200
-    account.refresh_from_db()
-    assert (account.currency, account.balance, account.account_name) == ("ABCDEFGH", 2**63 - 1, "A" * 255)
+    payload_account.refresh_from_db()
+    assert (payload_account.currency, payload_account.balance, payload_account.account_name) == (
+        "ABCDEFGH",
+        2**63 - 1,
+        "A" * 255,
+    )
 
 
-def test_body_over_the_limit_is_413_on_the_declared_length_without_reading_it(account, settings):
+def test_body_over_the_limit_is_413_on_the_declared_length_without_reading_it(payload_account, settings):
     settings.WEBHOOK_MAX_BODY_BYTES = 100
 
     response = post(raw("account_updated.v1"))
@@ -226,7 +225,7 @@ def test_event_names_come_from_one_module():
 # --- rules touched by the pipeline -----------------------------------------------------------------
 
 
-def test_a_newer_flag_on_a_flagged_account_only_advances_the_order_guard(account):
+def test_a_newer_flag_on_a_flagged_account_only_advances_the_order_guard(payload_account):
     first = load("reauthorisation_required.v1") | {"event_id": "a", "timestamp": "2026-11-20T09:00:00Z"}
     later = load("reauthorisation_required.v1") | {"event_id": "b", "timestamp": "2026-11-20T10:00:00Z"}
     post(first)
@@ -235,10 +234,10 @@ def test_a_newer_flag_on_a_flagged_account_only_advances_the_order_guard(account
 
     assert "unchanged" in post(later).json()["detail"]
 
-    account.refresh_from_db()
-    assert account.reauth_requested_at == requested_at
-    assert account.reauth_notified_at == datetime(2026, 11, 20, 9, 1, tzinfo=UTC)  # not emailed again
-    assert account.last_event_at.isoformat() == "2026-11-20T10:00:00+00:00"
+    payload_account.refresh_from_db()
+    assert payload_account.reauth_requested_at == requested_at
+    assert payload_account.reauth_notified_at == datetime(2026, 11, 20, 9, 1, tzinfo=UTC)  # not emailed again
+    assert payload_account.last_event_at.isoformat() == "2026-11-20T10:00:00+00:00"
 
 
 def test_flag_on_an_unlinked_account_is_ignored(make_account):
@@ -259,10 +258,10 @@ def test_staff_clearing_a_flag_logs_the_reason(make_account, caplog):
     assert not LinkedAccount.objects.get().reauth_required
 
 
-def test_account_admin_page_shows_its_deliveries_from_the_webhooks_app(admin_client, account):
+def test_account_admin_page_shows_its_deliveries_from_the_webhooks_app(admin_client, payload_account):
     post(raw("sync_failed.v1"))
 
-    text = admin_client.get(reverse("admin:accounts_linkedaccount_change", args=[account.pk])).text
+    text = admin_client.get(reverse("admin:accounts_linkedaccount_change", args=[payload_account.pk])).text
 
     assert "Recent webhook deliveries" in text
     assert reverse("admin:webhooks_webhookevent_change", args=[WebhookEvent.objects.get().pk]) in text

@@ -17,22 +17,17 @@ from webhooks.models import WebhookEvent
 from .webhooks_support import ACCOUNT_ID, load, post, raw
 
 
-@pytest.fixture
-def account(make_account):
-    return make_account(mono_account_id=ACCOUNT_ID)
-
-
 def with_time(name: str, when: datetime, event_id: str) -> dict:
     payload = load(name)
     payload.update(timestamp=when.isoformat(), event_id=event_id)
     return payload
 
 
-def test_sequential_duplicate_is_200_with_no_second_effect(account, django_capture_on_commit_callbacks):
+def test_sequential_duplicate_is_200_with_no_second_effect(payload_account, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         first = post(raw("reauthorisation_required.v1"))
-    account.refresh_from_db()
-    requested_at = account.reauth_requested_at
+    payload_account.refresh_from_db()
+    requested_at = payload_account.reauth_requested_at
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         second = post(raw("reauthorisation_required.v1"))
 
@@ -42,11 +37,11 @@ def test_sequential_duplicate_is_200_with_no_second_effect(account, django_captu
     assert (row.status, row.attempts) == ("processed", 1)  # a duplicate does not bump attempts
     assert callbacks == []  # no follow-up task enqueued the second time
     assert len(mail.outbox) == 1
-    account.refresh_from_db()
-    assert account.reauth_requested_at == requested_at
+    payload_account.refresh_from_db()
+    assert payload_account.reauth_requested_at == requested_at
 
 
-def test_same_event_id_with_a_reserialised_body_is_a_duplicate(account):
+def test_same_event_id_with_a_reserialised_body_is_a_duplicate(payload_account):
     payload = load("reauthorisation_required.v2")
     post(payload)
     post(json.dumps(payload, indent=4).encode())
@@ -54,7 +49,7 @@ def test_same_event_id_with_a_reserialised_body_is_a_duplicate(account):
     assert WebhookEvent.objects.count() == 1
 
 
-def test_handler_fault_rolls_back_keeps_the_error_and_mono_retry_processes_it(account, monkeypatch):
+def test_handler_fault_rolls_back_keeps_the_error_and_mono_retry_processes_it(payload_account, monkeypatch):
     def flag_then_fail(event, occurred_at):
         state.flag_for_reauth(mono_account_id=event.account_id, occurred_at=occurred_at)
         raise RuntimeError("bank adapter exploded")
@@ -67,8 +62,8 @@ def test_handler_fault_rolls_back_keeps_the_error_and_mono_retry_processes_it(ac
     assert (row.status, row.attempts) == ("failed", 1)
     assert row.error == "RuntimeError: bank adapter exploded"
     assert "flag_then_fail" in row.traceback
-    account.refresh_from_db()
-    assert not account.reauth_required  # the handler's effect rolled back with it
+    payload_account.refresh_from_db()
+    assert not payload_account.reauth_required  # the handler's effect rolled back with it
 
     monkeypatch.undo()
     retried = post(raw("reauthorisation_required.v2"))  # Mono's retry: same event_id
@@ -76,11 +71,11 @@ def test_handler_fault_rolls_back_keeps_the_error_and_mono_retry_processes_it(ac
     assert retried.status_code == 200
     row.refresh_from_db()
     assert (row.status, row.attempts, row.error, row.traceback) == ("processed", 2, "", "")
-    account.refresh_from_db()
-    assert account.reauth_required
+    payload_account.refresh_from_db()
+    assert payload_account.reauth_required
 
 
-def test_failed_retry_that_fails_again_stays_failed_and_counts_the_attempt(account, monkeypatch):
+def test_failed_retry_that_fails_again_stays_failed_and_counts_the_attempt(payload_account, monkeypatch):
     def boom(event, occurred_at):
         raise ValueError("still broken")
 
@@ -91,22 +86,22 @@ def test_failed_retry_that_fails_again_stays_failed_and_counts_the_attempt(accou
     assert again.status_code == 500
     row = WebhookEvent.objects.get()
     assert (row.status, row.attempts, row.error) == ("failed", 2, "ValueError: still broken")
-    account.refresh_from_db()
-    assert account.unlinked_at is None
+    payload_account.refresh_from_db()
+    assert payload_account.unlinked_at is None
 
 
-def test_late_reauthorisation_required_does_not_reflag_a_reauthorised_account(account):
+def test_late_reauthorisation_required_does_not_reflag_a_reauthorised_account(payload_account):
     post(with_time("account_reauthorized.v1", datetime(2026, 11, 20, 10, 0, tzinfo=UTC), "evt-b"))
     late = post(with_time("reauthorisation_required.v1", datetime(2026, 11, 20, 9, 59, tzinfo=UTC), "evt-a"))
 
     assert late.status_code == 200
     assert "stale" in late.json()["detail"]
-    account.refresh_from_db()
-    assert not account.reauth_required
-    assert account.last_event_at == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    payload_account.refresh_from_db()
+    assert not payload_account.reauth_required
+    assert payload_account.last_event_at == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
-def test_late_account_updated_does_not_roll_back_newer_details(account):
+def test_late_account_updated_does_not_roll_back_newer_details(payload_account):
     newer = load("account_updated.v1")
     newer.update(timestamp="2026-11-20T10:00:00Z", event_id="evt-new")
     older = load("account_updated.v2")
@@ -114,11 +109,11 @@ def test_late_account_updated_does_not_roll_back_newer_details(account):
     post(newer)
     post(older)
 
-    account.refresh_from_db()
-    assert account.balance == 2245893
+    payload_account.refresh_from_db()
+    assert payload_account.balance == 2245893
 
 
-def test_reprocessing_an_old_timestamp_less_flag_is_stale_after_a_reauth(account):
+def test_reprocessing_an_old_timestamp_less_flag_is_stale_after_a_reauth(payload_account):
     # v1 payloads carry no timestamp: arrival time orders them, so a replay cannot undo newer state.
     post(raw("reauthorisation_required.v1"))
     post(raw("account_reauthorized.v1"))
@@ -128,13 +123,13 @@ def test_reprocessing_an_old_timestamp_less_flag_is_stale_after_a_reauth(account
 
     assert outcome.http_status == 200
     assert "stale" in outcome.detail
-    account.refresh_from_db()
-    assert not account.reauth_required
+    payload_account.refresh_from_db()
+    assert not payload_account.reauth_required
     flag_row.refresh_from_db()
     assert (flag_row.status, flag_row.attempts) == ("processed", 2)
 
 
-def test_reprocessing_a_processed_row_reapplies_idempotently(account):
+def test_reprocessing_a_processed_row_reapplies_idempotently(payload_account):
     post(raw("reauthorisation_required.v2"))
     row = WebhookEvent.objects.get()
 
@@ -181,7 +176,7 @@ def test_duplicate_of_an_unmatched_event_is_processed_once_the_account_exists(us
     assert LinkedAccount.objects.get().unlinked_at is not None
 
 
-def test_unknown_event_is_ignored_and_acknowledged(account):
+def test_unknown_event_is_ignored_and_acknowledged(payload_account):
     response = post(raw("unknown_event"))
 
     assert response.status_code == 200
@@ -221,9 +216,7 @@ def test_reauthorised_answers_200_even_when_the_details_refresh_finds_mono_down(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_flag_emails_the_user_once_after_commit(make_account):
-    make_account(mono_account_id=ACCOUNT_ID)
-
+def test_flag_emails_the_user_once_after_commit(payload_account):
     post(raw("reauthorisation_required.v1"))
     post(raw("reauthorisation_required.v1"))
     post(raw("account_updated.sync_reauthorisation_required"))
@@ -232,17 +225,17 @@ def test_flag_emails_the_user_once_after_commit(make_account):
     assert mail.outbox[0].to == ["ada@example.com"]
 
 
-def test_receive_without_http_applies_the_same_rules(account):
+def test_receive_without_http_applies_the_same_rules(payload_account):
     outcome = pipeline.receive(body=raw("account_unlinked.v2"), headers={"X-Test": "1"}, remote_ip=None)
 
     assert (outcome.http_status, outcome.status) == (200, "processed")
     assert outcome.delivery.headers == {"x-test": "1"}
-    account.refresh_from_db()
-    assert account.unlinked_at is not None
+    payload_account.refresh_from_db()
+    assert payload_account.unlinked_at is not None
 
 
 @override_settings(WEBHOOK_MAX_BODY_BYTES=100)
-def test_receive_refuses_a_body_over_the_limit_even_without_http(account):
+def test_receive_refuses_a_body_over_the_limit_even_without_http(payload_account):
     outcome = pipeline.receive(body=raw("account_updated.v1"), headers={}, remote_ip=None)
 
     assert outcome.http_status == 413

@@ -5,7 +5,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -65,7 +64,7 @@ def test_replay_by_time_window(user):
     assert WebhookEvent.objects.get(event="mono.events.account_connected").status == "unmatched"
 
 
-def test_replay_that_fails_again_exits_with_an_error_after_the_summary(account_with_payload_id, monkeypatch):
+def test_replay_that_fails_again_exits_with_an_error_after_the_summary(payload_account, monkeypatch):
     monkeypatch.setitem(handlers.HANDLERS, "mono.events.sync_failed", lambda e, t: 1 / 0)
     post(raw("sync_failed.v1"))
     out = StringIO()
@@ -107,20 +106,9 @@ def test_replay_dry_run_changes_nothing(db):
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
-@pytest.fixture
-def procrastinate_jobs():
-    """Procrastinate's job table is not a managed model, so the test database flush leaves its rows
-    behind: start from an empty table (an earlier test's job is not this test's), and remove the
-    ones this test queued."""
-    ProcrastinateJob.objects.all().delete()
-    yield
-    ProcrastinateJob.objects.all().delete()
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@override_settings(TASKS_BACKEND="procrastinate")
-def test_new_event_and_duplicate_stay_within_the_query_budget(account_with_payload_id, procrastinate_jobs):
+def test_new_event_and_duplicate_stay_within_the_query_budget(payload_account, procrastinate_backend):
     body = raw("reauthorisation_required.v2")
     with CaptureQueriesContext(connection) as new:
         assert post(body).status_code == 200
@@ -149,8 +137,3 @@ def test_new_event_and_duplicate_stay_within_the_query_budget(account_with_paylo
 def test_unknown_event_costs_one_insert(db, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):  # BEGIN, INSERT, COMMIT
         assert post(load("unknown_event")).status_code == 200
-
-
-@pytest.fixture
-def account_with_payload_id(make_account):
-    return make_account(mono_account_id=ACCOUNT_ID)

@@ -62,8 +62,8 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(("kwargs", "status", "stored"), [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
-def test_bad_input_gets_its_status_and_changes_no_account(account_for_payloads, kwargs, status, stored):
-    before = snapshot(account_for_payloads)
+def test_bad_input_gets_its_status_and_changes_no_account(payload_account, kwargs, status, stored):
+    before = snapshot(payload_account)
     kwargs = {k: (v() if callable(v) else v) for k, v in kwargs.items()}
 
     response = post(**kwargs)
@@ -72,17 +72,17 @@ def test_bad_input_gets_its_status_and_changes_no_account(account_for_payloads, 
     assert response["Content-Type"] == "application/json"
     assert response.json()["detail"]  # a message saying what is wrong
     assert list(WebhookEvent.objects.values_list("status", flat=True)) == stored
-    assert snapshot(account_for_payloads) == before
+    assert snapshot(payload_account) == before
 
 
-def test_get_is_405_and_stores_nothing(account_for_payloads):
-    before = snapshot(account_for_payloads)
+def test_get_is_405_and_stores_nothing(payload_account):
+    before = snapshot(payload_account)
 
     response = csrf_client().get(URL, headers={"mono-webhook-secret": settings.MONO_WEBHOOK_SECRET})
 
     assert response.status_code == 405
     assert WebhookEvent.objects.count() == 0
-    assert snapshot(account_for_payloads) == before
+    assert snapshot(payload_account) == before
 
 
 def test_get_without_the_secret_is_401():
@@ -103,7 +103,7 @@ def test_wrong_secret_is_401_logs_one_line_without_the_offered_value(db, caplog)
     assert WebhookEvent.objects.count() == 0
 
 
-def test_accepted_delivery_never_stores_or_logs_the_secret(account_for_payloads, caplog):
+def test_accepted_delivery_never_stores_or_logs_the_secret(payload_account, caplog):
     secret = settings.MONO_WEBHOOK_SECRET
     with caplog.at_level(logging.DEBUG):
         response = post(
@@ -121,7 +121,7 @@ def test_accepted_delivery_never_stores_or_logs_the_secret(account_for_payloads,
     assert caplog.text  # the delivery was logged, just without the secret
 
 
-def test_csrf_is_not_required_and_login_is_not_required(account_for_payloads):
+def test_csrf_is_not_required_and_login_is_not_required(payload_account):
     # csrf_client enforces CSRF like a browser session would; Mono has neither a token nor a session.
     assert post(GOOD).status_code == 200
 
@@ -137,13 +137,8 @@ def test_view_is_outside_atomic_requests():
 # Which address is the sender's: tests/test_client_address.py (one rule for every caller).
 
 
-def test_remote_ip_is_stored_on_the_row(account_for_payloads, settings):
+def test_remote_ip_is_stored_on_the_row(payload_account, settings):
     settings.FORWARDED_ALLOW_IPS = ["127.0.0.1", "10.0.0.0/8"]  # the test client's peer and an inner proxy
     post(GOOD, headers={"X-Forwarded-For": "[2001:db8::7]:8443, 10.0.0.1"})
 
     assert WebhookEvent.objects.get().remote_ip == "2001:db8::7"
-
-
-@pytest.fixture
-def account_for_payloads(make_account):
-    return make_account(mono_account_id=ACCOUNT_ID)

@@ -2,7 +2,7 @@
 
 Real processes on PostgreSQL: one `run_worker` started as the docs say (every queue), Mono a real
 HTTP server on 127.0.0.1 that never answers, ten refreshes queued ahead of the flag's email, and an
-SMTP server receiving. Fixtures come from tests/test_worker.py.
+SMTP server receiving (the `workers` and `smtp_sink` fixtures of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -12,30 +12,27 @@ import time
 import pytest
 from django.db import transaction
 
-from accounts import tasks
 from monolink.mono import payloads
+from reauth.tasks import queue_refresh
 
-from . import test_worker
-from .test_worker import deliver, wait_for
+from .workers_support import deliver, wait_for
 
 pytestmark = pytest.mark.postgres
-
-workers = test_worker.workers
-smtp_sink = test_worker.smtp_sink
-procrastinate_backend = test_worker.procrastinate_backend
 
 MONO_SLOTS = 2
 EMAIL_WITHIN = 15.0
 
 
-def test_a_new_flags_email_goes_out_while_every_mono_slot_hangs(workers, smtp_sink, stub_mono, make_account):
+def test_a_new_flags_email_goes_out_while_every_mono_slot_hangs(
+    workers, smtp_sink, stub_mono, make_account, procrastinate_backend
+):
     sink = smtp_sink()
     hung = [make_account(institution_name="Kuda Bank") for _ in range(10)]
     flagged = make_account()
     stub_mono.plans["details"] = ["hang"] * len(hung)  # Mono accepts and never answers
     with transaction.atomic():
         for account in hung:
-            tasks.queue_refresh(mono_account_id=account.mono_account_id)
+            queue_refresh(mono_account_id=account.mono_account_id)
 
     workers.start(
         sink,
@@ -45,8 +42,6 @@ def test_a_new_flags_email_goes_out_while_every_mono_slot_hangs(workers, smtp_si
             "MONO_PUBLIC_KEY": "test_pk_stub",
             "MONO_API_BASE_URL": stub_mono.url,
             "MONO_API_VERSION": "v2",
-            "MONO_MAX_RETRIES": "0",
-            "MONO_READ_TIMEOUT": "60",  # a hang outlasts the test: the slots stay taken
             "TASKS_CONCURRENCY": str(MONO_SLOTS),
         },
     )

@@ -11,8 +11,8 @@ from monolink.client_address import client_ip
 
 from . import pipeline
 from .authentication import MonoWebhookSecretAuthentication
-from .parsing import is_text
 from .parsers import JsonBody, MonoJSONParser, read_unframed
+from .parsing import is_text
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,7 @@ import re
 import pytest
 
 from accounts.models import LinkAttempt, LinkedAccount, User
-from tests.test_link_worker import start_worker_against
-from tests.test_worker import smtp_sink, workers  # noqa: F401 (fixtures)
+from tests.workers_support import start_worker_against
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -45,8 +44,8 @@ def test_a_slow_mono_shows_linking_then_the_account_without_a_reload(
     live_server,
     settings,
     stub_mono,
-    workers,  # noqa: F811
-    smtp_sink,  # noqa: F811
+    workers,
+    smtp_sink,
     artifacts_dir,
 ):
     settings.TASKS_BACKEND = "procrastinate"

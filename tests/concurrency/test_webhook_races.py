@@ -43,12 +43,7 @@ def race(calls):
     return results
 
 
-@pytest.fixture
-def account(make_account):
-    return make_account(mono_account_id=ACCOUNT_ID)
-
-
-def test_concurrent_copies_of_one_event_apply_once(account, mailoutbox):
+def test_concurrent_copies_of_one_event_apply_once(payload_account, mailoutbox):
     body = raw("reauthorisation_required.v2")
 
     responses = race([lambda: post(body) for _ in range(THREADS)])
@@ -58,11 +53,11 @@ def test_concurrent_copies_of_one_event_apply_once(account, mailoutbox):
     assert (row.status, row.attempts) == ("processed", 1)
     assert sum("Processed" in r.json()["detail"] for r in responses) == 1
     assert len(mailoutbox) == 1  # one flag change, one notification
-    account.refresh_from_db()
-    assert account.reauth_required
+    payload_account.refresh_from_db()
+    assert payload_account.reauth_required
 
 
-def test_concurrent_copies_of_a_timestamp_less_event_apply_once(account, mailoutbox):
+def test_concurrent_copies_of_a_timestamp_less_event_apply_once(payload_account, mailoutbox):
     # No event_id: the body's hash is the dedupe key.
     body = raw("reauthorisation_required.v1")
 
@@ -74,7 +69,7 @@ def test_concurrent_copies_of_a_timestamp_less_event_apply_once(account, mailout
     assert len(mailoutbox) == 1
 
 
-def test_concurrent_retries_of_a_failed_event_apply_once(account, mailoutbox, monkeypatch):
+def test_concurrent_retries_of_a_failed_event_apply_once(payload_account, mailoutbox, monkeypatch):
     body = raw("reauthorisation_required.v2")
     monkeypatch.setitem(handlers.HANDLERS, "mono.events.reauthorisation_required", lambda e, t: 1 / 0)
     assert post(body).status_code == 500
@@ -89,7 +84,7 @@ def test_concurrent_retries_of_a_failed_event_apply_once(account, mailoutbox, mo
     assert len(mailoutbox) == 1
 
 
-def test_racing_flag_and_reauthorised_end_in_the_newer_state(account):
+def test_racing_flag_and_reauthorised_end_in_the_newer_state(payload_account):
     flag = load("reauthorisation_required.v1") | {"event_id": "evt-flag", "timestamp": "2026-11-20T09:00:00Z"}
     done = load("account_reauthorized.v1") | {"event_id": "evt-done", "timestamp": "2026-11-20T09:00:05Z"}
 
@@ -97,9 +92,9 @@ def test_racing_flag_and_reauthorised_end_in_the_newer_state(account):
 
     assert [r.status_code for r in responses] == [200] * THREADS
     assert WebhookEvent.objects.count() == 2
-    account.refresh_from_db()
-    assert not account.reauth_required  # whichever arrived first, the newer event wins
-    assert account.last_event_at == datetime(2026, 11, 20, 9, 0, 5, tzinfo=UTC)
+    payload_account.refresh_from_db()
+    assert not payload_account.reauth_required  # whichever arrived first, the newer event wins
+    assert payload_account.last_event_at == datetime(2026, 11, 20, 9, 0, 5, tzinfo=UTC)
 
 
 def test_replay_unmatched_racing_itself_replays_each_delivery_once(user, mailoutbox):
