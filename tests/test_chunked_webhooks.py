@@ -10,6 +10,7 @@ raw HTTP to real servers, and each test names the server it proves:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ gunicorn = test_production.gunicorn
 production_env = test_production.production_env
 production_database = test_production.production_database
 
-LIMIT = 4096
+LIMIT = settings.WEBHOOK_MAX_BODY_BYTES  # a fixed value, the same in the gunicorn the test starts
 
 
 def post_chunked(base: str, body: bytes, *, secret: str, chunk: int = 100, **headers: str) -> tuple[int, dict]:
@@ -37,20 +38,22 @@ def post_chunked(base: str, body: bytes, *, secret: str, chunk: int = 100, **hea
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     try:
         pieces = (body[i : i + chunk] for i in range(0, len(body), chunk))
-        conn.request(
-            "POST",
-            "/webhooks/mono/",
-            body=pieces,
-            headers={"Content-Type": "application/json", "mono-webhook-secret": secret, **headers},
-            encode_chunked=True,
-        )
+        # A server refusing the body (411, 413) may answer and close before the last chunk is sent.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.request(
+                "POST",
+                "/webhooks/mono/",
+                body=pieces,
+                headers={"Content-Type": "application/json", "mono-webhook-secret": secret, **headers},
+                encode_chunked=True,
+            )
         response = conn.getresponse()
         return response.status, json.loads(response.read() or b"{}")
     finally:
         conn.close()
 
 
-@pytest.mark.parametrize("gunicorn", [{"migrate": True, "WEBHOOK_MAX_BODY_BYTES": str(LIMIT)}], indirect=True)
+@pytest.mark.parametrize("gunicorn", [{"migrate": True}], indirect=True)
 def test_gunicorn_reads_a_chunked_body_and_refuses_one_past_the_limit(production_database, production_env, gunicorn):
     base, _stop = gunicorn
     proxy = {"Host": HOST, "X-Forwarded-Proto": "https"}  # as the TLS proxy sends it
@@ -63,7 +66,7 @@ def test_gunicorn_reads_a_chunked_body_and_refuses_one_past_the_limit(production
 
     payload = json.loads(flag)
     payload["padding"] = "x" * LIMIT
-    status, answer = post_chunked(base, json.dumps(payload).encode(), secret=secret, chunk=1000, **proxy)
+    status, answer = post_chunked(base, json.dumps(payload).encode(), secret=secret, chunk=64 * 1024, **proxy)
     assert status == 413, answer
     assert str(LIMIT) in answer["detail"]
 

@@ -10,7 +10,7 @@ from monolink.client_address import client_ip, parse
 from webhooks.models import WebhookEvent
 
 from .test_password_reset import RESET_URL
-from .test_security import LOGIN, PASSWORD, fail_sign_in, signed_in
+from .test_security import LOGIN, PASSWORD, fail_sign_in, is_signed_in
 from .webhooks_support import post, raw
 
 PROXY = "10.0.0.2"  # the platform's proxy: every request reaches gunicorn from here
@@ -88,7 +88,7 @@ def test_with_a_star_an_attacker_cannot_lock_out_a_user_at_another_address(user,
     victim = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.20")
     victim.post(LOGIN, {"username": "ada", "password": PASSWORD})
 
-    assert signed_in(victim)
+    assert is_signed_in(victim)
     assert attacker.post(LOGIN, {"username": "ada", "password": PASSWORD}).status_code == 429
 
 
@@ -110,7 +110,7 @@ def test_with_a_network_listed_each_client_inside_it_has_its_own_lockout(user, s
     colleague = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="10.20.0.6")
     colleague.post(LOGIN, {"username": "ada", "password": PASSWORD})
 
-    assert signed_in(colleague)
+    assert is_signed_in(colleague)
 
 
 def test_the_webhook_log_records_the_client_by_the_same_rule(db, settings):
