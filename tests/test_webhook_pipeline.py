@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 import responses
 from django.core import mail
+from django.db import transaction
 from django.test import override_settings
 
 from accounts.models import LinkedAccount
@@ -151,6 +152,35 @@ def test_unknown_account_is_unmatched_then_replayed_when_linked(user, django_cap
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
     account.refresh_from_db()
     assert account.reauth_required
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_linking_queues_the_parked_deliveries_replay_in_its_own_transaction(user, procrastinate_backend):
+    """The outbox: a link that commits carries its replay job; one that rolls back leaves none."""
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from webhooks import tasks as webhook_tasks
+
+    assert post(raw("reauthorisation_required.v1")).status_code == 200  # parked: nobody linked it yet
+    replays = ProcrastinateJob.objects.filter(task_name="webhooks.tasks.replay_parked_deliveries")
+
+    class Abandoned(Exception):
+        pass
+
+    with pytest.raises(Abandoned), transaction.atomic():
+        exchange.link_account(user=user, mono_account_id=ACCOUNT_ID)
+        raise Abandoned
+    assert not replays.exists() and not LinkedAccount.objects.exists()
+
+    exchange.link_account(user=user, mono_account_id=ACCOUNT_ID)
+    [job] = replays
+    assert (job.queue_name, job.args) == ("maintenance", {"mono_account_id": ACCOUNT_ID})
+    assert WebhookEvent.objects.get().status == "unmatched"  # nothing ran inside the link's request
+
+    assert webhook_tasks.replay_parked_deliveries(**job.args) == 1  # what the worker runs
+    assert WebhookEvent.objects.get().status == "processed"
+    assert LinkedAccount.objects.get().reauth_required
 
 
 def test_replay_unmatched_returns_how_many_it_replayed_and_leaves_others(user, make_account):
