@@ -205,17 +205,6 @@ def test_get_account_wrong_shape_is_bad_response(client, mocked, body):
         client.get_account(ACCOUNT)
 
 
-@pytest.mark.parametrize(
-    ("version", "path"), [("v2", f"/v2/accounts/{ACCOUNT}/unlink"), ("v1", f"/accounts/{ACCOUNT}/unlink")]
-)
-def test_unlink_posts_to_the_versioned_path(mono_settings, sleeps, mocked, version, path):
-    mono_settings.MONO_API_VERSION = version
-    mocked.post(f"{API}{path}", body="")  # an empty 200 is fine for unlink
-
-    assert MonoClient().unlink(ACCOUNT) is None
-    assert len(mocked.calls) == 1
-
-
 # --- Mono's hosted re-auth page (v2 only) -----------------------------------------------------------
 
 RETURN = "https://app.example.test/reconnect/7/returned/"
@@ -387,7 +376,7 @@ def test_an_expired_deadline_fails_without_calling_mono(client, mocked):
     assert len(mocked.calls) == 0
 
 
-@pytest.mark.parametrize("call", ["exchange_code", "reauthorise", "get_account", "unlink", "initiate_reauth"])
+@pytest.mark.parametrize("call", ["exchange_code", "reauthorise", "get_account", "initiate_reauth"])
 def test_a_hanging_mono_costs_the_deadline_and_no_more(mono_settings, hanging_mono, call):
     """Real sockets, real clock: Mono accepts the connection and never answers."""
     mono_settings.MONO_API_BASE_URL = hanging_mono.url

@@ -134,14 +134,10 @@ def test_sandbox_banks_are_the_nigerian_banks():
     }
 
 
-@pytest.mark.parametrize("call", ["get_account", "reauthorise", "unlink"])
+@pytest.mark.parametrize("call", ["get_account", "reauthorise"])
 def test_unknown_account_shape_is_not_found(call):
     with pytest.raises(MonoNotFound):
         getattr(SandboxClient(), call)("../etc/passwd")
-
-
-def test_unlink_accepts_a_sandbox_account():
-    assert SandboxClient().unlink(ACCOUNT) is None
 
 
 def test_bank_is_encoded_in_the_id():

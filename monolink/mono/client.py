@@ -114,9 +114,6 @@ class MonoClient:
         except (TypeError, ValueError, AttributeError) as exc:
             raise MonoBadResponse(f"Mono's account answer has an unexpected shape: {exc}") from None
 
-    def unlink(self, account_id: str, *, deadline: Deadline | None = None) -> None:
-        self._request("POST", f"{self._accounts}/{_segment(account_id)}/unlink", deadline, expect_json=False)
-
     def initiate_reauth(self, account_id: str, *, redirect_url: str, ref: str, deadline: Deadline | None = None) -> str:
         """POST /v2/accounts/initiate with scope "reauth": Mono's hosted re-auth page for the account.
 
@@ -146,9 +143,7 @@ class MonoClient:
     # --- transport -------------------------------------------------------------------------------
 
     @metrics.timed_mono_call
-    def _request(
-        self, method: str, path: str, deadline: Deadline | None, *, json: Any = None, expect_json: bool = True
-    ) -> dict:
+    def _request(self, method: str, path: str, deadline: Deadline | None, *, json: Any = None) -> dict:
         deadline = deadline or Deadline.after(settings.MONO_TASK_DEADLINE)
         url = self.base_url + path
         attempt = 0
@@ -189,7 +184,7 @@ class MonoClient:
                 attempt += 1
                 log.warning("mono %s %s answered %d; retry %d", method, path, status, attempt)
                 continue
-            return self._handle(response, method, path, attempts=attempt + 1, expect_json=expect_json)
+            return self._handle(response, method, path, attempts=attempt + 1)
 
     def _wait(self, attempt: int, retry_after: str | None, deadline: Deadline) -> bool:
         """Sleep before the next attempt and return True, or return False at once when the wait
@@ -206,12 +201,10 @@ class MonoClient:
         time.sleep(max(0.0, delay))
         return True
 
-    def _handle(self, response: requests.Response, method: str, path: str, *, attempts: int, expect_json: bool):
+    def _handle(self, response: requests.Response, method: str, path: str, *, attempts: int):
         status = response.status_code
         body = _json_or_none(response)
         if 200 <= status < 300:
-            if not expect_json:
-                return body if isinstance(body, dict) else {}
             if not isinstance(body, dict):
                 kind = "non-JSON" if body is None else f"JSON {type(body).__name__}"
                 raise MonoBadResponse(

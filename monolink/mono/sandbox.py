@@ -155,9 +155,6 @@ class SandboxClient:
     def get_account(self, account_id: str, *, deadline: Deadline | None = None) -> AccountDetails:
         return sandbox_details(_require_account(account_id))
 
-    def unlink(self, account_id: str, *, deadline: Deadline | None = None) -> None:
-        _require_account(account_id)  # stateless: nothing to forget
-
     def initiate_reauth(self, account_id: str, *, redirect_url: str, ref: str, deadline: Deadline | None = None) -> str:
         """The sandbox's stand-in for Mono's hosted page: /sandbox/hosted/<signed session>/ on SITE_URL."""
         _require_account(account_id)

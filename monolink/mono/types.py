@@ -173,9 +173,6 @@ class MonoClientProtocol(Protocol):
     def get_account(self, account_id: str, *, deadline: Deadline | None = None) -> AccountDetails:
         """Fetch and normalise the account's details."""
 
-    def unlink(self, account_id: str, *, deadline: Deadline | None = None) -> None:
-        """Unlink the account at Mono."""
-
     def initiate_reauth(self, account_id: str, *, redirect_url: str, ref: str, deadline: Deadline | None = None) -> str:
         """Start re-auth on Mono's hosted page (v2 only): the `mono_url` to send the user to. `ref` must be
         fresh for every attempt (Mono refuses a reused one); `redirect_url` is where Mono sends the user back."""
