@@ -2,16 +2,19 @@
 authenticator seed, and a pending link code. Each test is the attack a view-only staff member made."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import LinkAttempt, User
-from linking.exchange import code_hash
+from linking import tasks as link_tasks
+from linking.exchange import CODE_EXPIRED, code_hash
 
 PENDING_CODE = "code_live_ABCDEFGHIJKLMNOP"
 
@@ -134,3 +137,20 @@ def test_a_pending_code_is_not_on_any_admin_page(pending_attempt):
     assert [p.status_code for p in pages] == [200, 200, 200]
     assert not any(PENDING_CODE in p.content.decode() or pending_attempt.code_hash in p.content.decode() for p in pages)
 
+
+def test_a_pending_attempt_whose_job_is_gone_loses_its_code_once_it_expired(user, settings):
+    old = timezone.now() - settings.MONO_LINK_CODE_LIFETIME - timedelta(seconds=settings.MONO_TASK_DEADLINE + 61)
+    abandoned = LinkAttempt.objects.create(user=user, code="code-abandoned", code_hash=code_hash("code-abandoned"))
+    in_flight = LinkAttempt.objects.create(user=user, code="code-in-flight", code_hash=code_hash("code-in-flight"))
+    fresh = LinkAttempt.objects.create(user=user, code="code-fresh", code_hash=code_hash("code-fresh"))
+    LinkAttempt.objects.filter(pk__in=[abandoned.pk, in_flight.pk]).update(created_at=old)
+    # Someone holds a live lease on this one: its Mono call may still answer.
+    LinkAttempt.objects.filter(pk=in_flight.pk).update(exchanging_until=timezone.now() + timedelta(seconds=30))
+
+    outcome = link_tasks.expire_link_codes(timestamp=0)  # the periodic job, as a worker runs it
+
+    abandoned.refresh_from_db()
+    assert outcome == "expired=1"
+    assert (abandoned.status, abandoned.code, abandoned.error) == ("failed", None, CODE_EXPIRED)
+    assert LinkAttempt.objects.get(pk=in_flight.pk).code == "code-in-flight"
+    assert LinkAttempt.objects.get(pk=fresh.pk).code == "code-fresh"  # still within its lifetime: its job retries
