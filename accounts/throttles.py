@@ -1,9 +1,10 @@
-"""Limits on requests that send email to an address someone typed: a "forgot password" form would
-otherwise let anyone mail-bomb an inbox or hammer the mail server.
+"""Limits counted in the database, so every app server shares one count.
 
-Counted in the database (PasswordResetRequest), so several app servers share one count. Two
-requests racing past the limit at the same instant can both pass: a throttle is a brake, not a
-guarantee, and the window is an hour.
+- "Forgot password?" (allow_password_reset): an address someone typed must not be mail-bombed, nor
+  the mail server hammered. Two requests racing past the limit at the same instant can both pass:
+  a brake, not a guarantee, and the window is an hour.
+- Sign-in (SignInLockout): django-axes locks a username out from one address; this adds a limit
+  per address across usernames, against password spraying.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_failure_limit
+from axes.models import AccessAttempt
 from django.conf import settings
+from django.db.models import Sum
 from django.utils import timezone
 
 from .models import PasswordResetRequest
@@ -40,3 +46,37 @@ def allow_password_reset(*, email: str, ip: str | None) -> bool:
     PasswordResetRequest.objects.filter(requested_at__lt=now - KEEP).delete()  # the table stays small
     PasswordResetRequest.objects.create(email_digest=digest, ip=ip, requested_at=now)
     return True
+
+
+class SignInLockout(AxesDatabaseHandler):
+    """django-axes' database handler, plus a limit per client address across usernames.
+
+    axes counts wrong passwords per (username, address) pair, so 30 usernames with one guess each
+    from one address never lock anything, and the right password for one of them then signs in.
+    axes has one failure limit for all its lockout parameters, and a successful sign-in resets every
+    group it counts (an "ip_address" group would let a sprayer clear the address's count by signing in
+    to an account of their own). So the address's count is read here, as the sum of axes' own
+    per-pair rows from that address within the cool-off, and locks the address out at
+    SIGNIN_ADDRESS_FAILURE_LIMIT. A success resets only its own pair's row. Staff lift an address's
+    lockout by deleting its rows in Axes > Access attempts.
+    """
+
+    def get_failures(self, request, credentials=None) -> int:
+        """The failures that count against this request: the pair's own, or, once the address has used
+        up its limit, the pair's limit. axes compares this one number both before the password is
+        checked (a locked-out request never signs in) and after a failure (the lockout page)."""
+        failures = super().get_failures(request, credentials)
+        limit = get_failure_limit(request, credentials)
+        if failures < limit and address_failures(request) >= settings.SIGNIN_ADDRESS_FAILURE_LIMIT:
+            request.signin_address_locked = True  # the lockout page names the address, not the username
+            return limit
+        return failures
+
+
+def address_failures(request) -> int:
+    """Wrong passwords from the request's client address, for any username, within the cool-off."""
+    ip = getattr(request, "axes_ip_address", None)
+    if not ip:
+        return 0
+    recent = AccessAttempt.objects.filter(ip_address=ip, attempt_time__gte=get_cool_off_threshold(request))
+    return recent.aggregate(total=Sum("failures_since_start"))["total"] or 0
