@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.validators import RegexValidator
 from django.http import HttpRequest, JsonResponse
+
+from notifications.tasks import queue_password_reset_email
 
 
 class CodeForm(forms.Form):
@@ -45,3 +48,14 @@ def form_from_request(request: HttpRequest, form_class: type[CodeForm] = CodeFor
 def bad_request(form: CodeForm) -> JsonResponse:
     errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
     return JsonResponse({"status": "error", "message": f"Invalid request ({errors})."}, status=400)
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's "Forgot password?" form, with the email sent from the mail queue: Django's save()
+    talks to the mail server in the request, for known addresses only, and the time it takes tells
+    who has an account. Django's options for the email (templates, token, domain) are not used
+    here: notifications.password_reset builds it from SITE_URL when it is sent."""
+
+    def save(self, **django_email_options) -> None:
+        for user in self.get_users(self.cleaned_data["email"]):
+            queue_password_reset_email(user_id=user.pk)
