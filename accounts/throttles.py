@@ -5,11 +5,14 @@
   a brake, not a guarantee, and the window is an hour.
 - Sign-in (SignInLockout): django-axes locks a username out from one address; this adds a limit
   per address across usernames, against password spraying.
+- Calls to Mono a user's click causes (allow_mono_action): 30 Reconnect clicks in a second must not
+  become 30 calls to Mono. Exact under races: one conditional UPDATE per request.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import timedelta
 
 from axes.attempts import get_cool_off_threshold
@@ -17,10 +20,11 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_failure_limit
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Sum
+from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, F, Q, Sum, Value, When
 from django.utils import timezone
 
-from .models import PasswordResetRequest
+from .models import MonoActionWindow, PasswordResetRequest
 
 KEEP = timedelta(days=1)
 
@@ -80,3 +84,67 @@ def address_failures(request) -> int:
         return 0
     recent = AccessAttempt.objects.filter(ip_address=ip, attempt_time__gte=get_cool_off_threshold(request))
     return recent.aggregate(total=Sum("failures_since_start"))["total"] or 0
+
+
+# The Mono-bound actions a user's click causes, each limited in settings.MONO_ACTION_LIMITS.
+RECONNECT = "reconnect"  # a re-auth token (token mode) or Mono's hosted re-auth page, per account
+LINK = "link"  # a new link code exchanged, per user
+
+
+class MonoActionLimited(Exception):
+    """Too many Mono-bound actions in the window: the caller answers 429 with Retry-After."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        self.user_message = (
+            "Too many tries in a short time. Nothing was sent to your bank: "
+            f"wait {retry_after} seconds, then try again."
+        )
+        super().__init__(f"Mono action limit reached; retry in {retry_after} s")
+
+
+def allow_mono_action(user, action: str, key: object = "") -> int | None:
+    """Count one `action` (RECONNECT, LINK) by `user` on `key` (an account's id; nothing for a link)
+    and say whether it may call Mono: None if so, else the seconds until it may.
+
+    Counted in the database, not a cache: the app servers share only the database, and one
+    conditional UPDATE both checks and counts, so racing requests cannot all slip under the limit
+    (PostgreSQL re-checks the condition on the row each waiting UPDATE finally sees; SQLite runs
+    writes one at a time). A fixed window opens at the first action and lasts `per_seconds`. A
+    refused action is not counted. The web pages and the JSON API call this through the services.
+    """
+    limit = settings.MONO_ACTION_LIMITS[action]
+    now = timezone.now()
+    window = timedelta(seconds=limit["per_seconds"])
+    name = f"{action}:{user.pk}:{key}"
+    over = Q(window_started_at__lte=now - window)  # the window has ended: this action opens a new one
+    for _ in range(2):
+        counted = (
+            MonoActionWindow.objects.filter(name=name)
+            .filter(over | Q(count__lt=limit["calls"]))
+            .update(
+                count=Case(When(over, then=Value(1)), default=F("count") + 1),
+                window_started_at=Case(
+                    When(over, then=Value(now)), default=F("window_started_at"), output_field=DateTimeField()
+                ),
+            )
+        )
+        if counted:
+            return None
+        started = MonoActionWindow.objects.filter(name=name).values_list("window_started_at", flat=True).first()
+        if started is not None:
+            return max(1, math.ceil((started + window - now).total_seconds()))
+        try:
+            with transaction.atomic():  # a savepoint: a racing insert's IntegrityError leaves the caller's usable
+                MonoActionWindow.objects.create(name=name, window_started_at=now, count=1)
+            return None
+        except IntegrityError:
+            continue  # another request made the row first: count against it
+    raise RuntimeError(f"could not count {name}")  # unreachable: the second pass finds the row
+
+
+def limit_mono_action(user, action: str, key: object = "") -> None:
+    """allow_mono_action for a service: MonoActionLimited when the action must wait."""
+    retry_after = allow_mono_action(user, action, key)
+    if retry_after is not None:
+        raise MonoActionLimited(retry_after)

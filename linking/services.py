@@ -12,10 +12,11 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import LinkAttempt
+from accounts.throttles import LINK, limit_mono_action
 from monolink.mono import TRANSIENT, Deadline
 
 from . import tasks
-from .exchange import LinkExchangeBusy, claim_link_code, exchange_link
+from .exchange import LinkExchangeBusy, claim_link_code, code_hash, exchange_link
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,12 @@ def start_link(*, user, code: str, institution_name: str, deadline: Deadline) ->
     mid-exchange loses nothing, the job starts once the request's deadline is over. Only the post
     that recorded the code calls Mono; any other post of it (double click, retried fetch, a
     racing tab) answers from the record.
+
+    A new code counts against the user's link limit first: MonoActionLimited past it, with nothing
+    recorded (the same code may be posted again once the wait is over).
     """
+    if not LinkAttempt.objects.filter(code_hash=code_hash(code)).exists():
+        limit_mono_action(user, LINK)
     with transaction.atomic():
         attempt, created = claim_link_code(user=user, code=code, institution_name=institution_name)
         if created:

@@ -140,6 +140,9 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "monolink.security.ExceptionReporterFilter"
 
 # "Forgot password?": at most this many reset emails per address and per client IP in the window.
 PASSWORD_RESET_THROTTLE = {"per_email": 3, "per_ip": 10, "window": timedelta(hours=1)}
+# Calls to Mono a click causes (accounts.throttles.allow_mono_action): a Reconnect (a re-auth token or
+# Mono's hosted page) per account, a new link code per user; then 429 with Retry-After.
+MONO_ACTION_LIMITS = {"reconnect": {"calls": 5, "per_seconds": 60}, "link": {"calls": 5, "per_seconds": 60}}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "login"
