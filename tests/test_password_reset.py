@@ -173,3 +173,25 @@ def test_an_account_deactivated_before_the_job_runs_gets_no_link(user, mailoutbo
     jobs[0]()
 
     assert mailoutbox == []
+
+
+@pytest.mark.postgres
+def test_a_worker_sends_the_reset_email_through_a_mail_server_saying_451_and_its_link_works(
+    workers, smtp_sink, user, procrastinate_backend
+):
+    from tests.workers_support import wait_for
+
+    sink = smtp_sink(["451", "451"])  # greylisted twice, as a busy mail server does
+    workers.start(sink, queues="mail")
+
+    assert ask(Client(), user.email).status_code == 302
+
+    wait_for(lambda: len(sink.received) == 1, timeout=60, what="the retried reset email")
+    assert sink.attempts == 3
+    path = re.search(r"https?://[^/\s]+(/accounts/reset/\S+)", sink.received[0]).group(1)
+    client = Client()
+    form_url = client.get(path, follow=True).redirect_chain[-1][0]
+    response = client.post(form_url, {"new_password1": "a-new-pw-for-ada-7", "new_password2": "a-new-pw-for-ada-7"})
+    assert response.status_code == 302 and response.url == reverse("password_reset_complete")
+    user.refresh_from_db()
+    assert user.check_password("a-new-pw-for-ada-7")
