@@ -16,7 +16,7 @@ from accounts.throttles import LINK, limit_mono_action
 from monolink.mono import TRANSIENT, Deadline
 
 from . import tasks
-from .exchange import LinkExchangeBusy, claim_link_code, code_hash, exchange_link
+from .exchange import LinkExchangeBusy, claim_link_code, exchange_link
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +33,14 @@ def start_link(*, user, code: str, institution_name: str, deadline: Deadline) ->
     that recorded the code calls Mono; any other post of it (double click, retried fetch, a
     racing tab) answers from the record.
 
-    A new code counts against the user's link limit first: MonoActionLimited past it, with nothing
-    recorded (the same code may be posted again once the wait is over).
+    Only the post that records a code counts against the user's link limit (a double click is one
+    link): past it, MonoActionLimited rolls the attempt back, so nothing is recorded or queued and the
+    same code may be posted again once the wait is over.
     """
-    if not LinkAttempt.objects.filter(code_hash=code_hash(code)).exists():
-        limit_mono_action(user, LINK)
     with transaction.atomic():
         attempt, created = claim_link_code(user=user, code=code, institution_name=institution_name)
         if created:
+            limit_mono_action(user, LINK)
             tasks.queue_exchange(attempt_id=attempt.pk, after=settings.MONO_REQUEST_DEADLINE + LINK_HANDOFF_MARGIN)
     if not created:
         return attempt
