@@ -113,8 +113,7 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("SIGNIN_LOCKOUT_SECONDS", default=15 * 60))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-# Password spraying (one guess at each of many usernames) never reaches the per-username limit: one
-# address is also locked out, for the same cool-off, after this many wrong passwords across usernames
+# Password spraying: an address is also locked out after this many wrong passwords across usernames
 # (accounts.throttles.SignInLockout, counted from axes' own rows, so shared by every app server).
 AXES_HANDLER = "accounts.throttles.SignInLockout"
 SIGNIN_ADDRESS_FAILURE_LIMIT = env.int("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
@@ -140,8 +139,7 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "monolink.security.ExceptionReporterFilter"
 
 # "Forgot password?": at most this many reset emails per address and per client IP in the window.
 PASSWORD_RESET_THROTTLE = {"per_email": 3, "per_ip": 10, "window": timedelta(hours=1)}
-# Calls to Mono a click causes (accounts.throttles.allow_mono_action): a Reconnect (a re-auth token or
-# Mono's hosted page) per account, a new link code per user; then 429 with Retry-After.
+# Mono calls a click causes, per account (Reconnect) and per user (link), then 429 (allow_mono_action).
 MONO_ACTION_LIMITS = {"reconnect": {"calls": 5, "per_seconds": 60}, "link": {"calls": 5, "per_seconds": 60}}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:dashboard"
