@@ -215,7 +215,11 @@ class LinkAttempt(models.Model):
     objects = LinkAttemptQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["user", "status"], name="linkattempt_user_status_idx")]
+        indexes = [
+            models.Index(fields=["user", "status"], name="linkattempt_user_status_idx"),
+            # linking.exchange.expire_overdue_attempts, every minute: the few pending rows, not the table.
+            models.Index(fields=["created_at"], name="linkattempt_pending_idx", condition=models.Q(status="pending")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.bank_label} ({self.get_status_display().lower()})"
@@ -282,3 +286,20 @@ class PasswordResetRequest(models.Model):
 
     def __str__(self) -> str:
         return f"password reset request at {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class MonoActionWindow(models.Model):
+    """How often one user asked for one Mono-bound action (a re-auth token for an account, Mono's hosted
+    page, a link code exchanged) in the current window: accounts.throttles.allow_mono_action.
+
+    One row per user, action and key, reused window after window, updated by one conditional UPDATE
+    (so racing requests on every app server share one exact count) and never holding a lock across
+    the call to Mono.
+    """
+
+    name = models.CharField(max_length=128, unique=True, help_text="action:user id:key")
+    window_started_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count} since {self.window_started_at:%H:%M:%S}"

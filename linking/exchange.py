@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -173,6 +174,24 @@ def complete_link(*, attempt_id: int, exchanged: Exchanged) -> LinkAttempt:
 
 
 CODE_EXPIRED = "Mono did not answer before the link code expired. Please link your bank again."
+
+
+def expire_overdue_attempts(*, now=None) -> int:
+    """End, as failed, every attempt still pending long after its code expired, dropping the code.
+
+    Its job normally ends it (exchange_link fails an expired code); this catches the attempt whose
+    job is gone (failed for good, deleted by staff), which would otherwise keep a code in the table
+    and "Linking…" on the dashboard for ever. It waits past expiry for the longest Mono call that
+    could have started before it (the task's deadline) and skips an attempt under a live lease, so
+    it never races an exchange Mono is answering. One UPDATE; returns how many attempts it ended.
+    """
+    now = now or timezone.now()
+    overdue = now - settings.MONO_LINK_CODE_LIFETIME - timedelta(seconds=settings.MONO_TASK_DEADLINE + 60)
+    return (
+        LinkAttempt.objects.filter(status=LinkAttempt.Status.PENDING, created_at__lt=overdue)
+        .filter(Q(exchanging_until__isnull=True) | Q(exchanging_until__lt=now))
+        .update(status=LinkAttempt.Status.FAILED, error=CODE_EXPIRED, code=None, exchanging_until=None, updated_at=now)
+    )
 
 
 def exchange_link(*, attempt_id: int, deadline: Deadline, lease: float) -> LinkAttempt:

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import LinkAttempt
+from accounts.throttles import LINK, limit_mono_action
 from monolink.mono import TRANSIENT, Deadline
 
 from . import tasks
@@ -31,10 +32,15 @@ def start_link(*, user, code: str, institution_name: str, deadline: Deadline) ->
     mid-exchange loses nothing, the job starts once the request's deadline is over. Only the post
     that recorded the code calls Mono; any other post of it (double click, retried fetch, a
     racing tab) answers from the record.
+
+    Only the post that records a code counts against the user's link limit (a double click is one
+    link): past it, MonoActionLimited rolls the attempt back, so nothing is recorded or queued and the
+    same code may be posted again once the wait is over.
     """
     with transaction.atomic():
         attempt, created = claim_link_code(user=user, code=code, institution_name=institution_name)
         if created:
+            limit_mono_action(user, LINK)
             tasks.queue_exchange(attempt_id=attempt.pk, after=settings.MONO_REQUEST_DEADLINE + LINK_HANDOFF_MARGIN)
     if not created:
         return attempt

@@ -9,9 +9,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from monolink.mono import TRANSIENT, Deadline
-from monolink.taskqueue import QUEUE_MONO, Backoff, app, defer
+from monolink.taskqueue import QUEUE_MAINTENANCE, QUEUE_MONO, Backoff, app, defer
 
-from .exchange import LinkExchangeBusy, exchange_link
+from .exchange import LinkExchangeBusy, exchange_link, expire_overdue_attempts
 
 
 def queue_exchange(*, attempt_id: int, after: float) -> None:
@@ -31,3 +31,10 @@ def exchange_link_code(attempt_id: int) -> str:
     """The attempt's code, by id (a job's arguments are shown in admin, so never the code itself)."""
     deadline = Deadline.after(settings.MONO_TASK_DEADLINE)
     return exchange_link(attempt_id=attempt_id, deadline=deadline, lease=settings.MONO_TASK_DEADLINE + 1).status
+
+
+@app.periodic(cron=settings.RECONCILE_CRON)
+@app.task(name="linking.tasks.expire_link_codes", queue=QUEUE_MAINTENANCE, queueing_lock="expire_link_codes")
+def expire_link_codes(timestamp: int) -> str:
+    """Every minute on any worker: no link code outlives its attempt's job (linking.exchange)."""
+    return f"expired={expire_overdue_attempts()}"

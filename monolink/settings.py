@@ -113,6 +113,10 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("SIGNIN_LOCKOUT_SECONDS", default=15 * 60))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Password spraying: an address is also locked out after this many wrong passwords across usernames
+# (accounts.throttles.SignInLockout, counted from axes' own rows, so shared by every app server).
+AXES_HANDLER = "accounts.throttles.SignInLockout"
+SIGNIN_ADDRESS_FAILURE_LIMIT = env.int("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "monolink.client_address.client_ip"
@@ -135,6 +139,8 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "monolink.security.ExceptionReporterFilter"
 
 # "Forgot password?": at most this many reset emails per address and per client IP in the window.
 PASSWORD_RESET_THROTTLE = {"per_email": 3, "per_ip": 10, "window": timedelta(hours=1)}
+# Mono calls a click causes, per account (Reconnect) and per user (link), then 429 (allow_mono_action).
+MONO_ACTION_LIMITS = {"reconnect": {"calls": 5, "per_seconds": 60}, "link": {"calls": 5, "per_seconds": 60}}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "login"

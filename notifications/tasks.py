@@ -22,7 +22,7 @@ from monolink.taskqueue import QUEUE_MAIL, QUEUE_MAINTENANCE, Backoff, app, defe
 from reauth import state
 from reauth.tasks import queue_refresh
 
-from . import email, schedule
+from . import email, password_reset, schedule
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,22 @@ def queue_reauth_email(*, mono_account_id: str, step: int = 0, reconciling: bool
 def send_reauth_email(mono_account_id: str, step: int = 0) -> str:
     """Send email `step` about the account's current flag, at most once (notifications.email)."""
     return email.send_due_email(mono_account_id=mono_account_id, step=step)
+
+
+def queue_password_reset_email(*, user_id: int) -> None:
+    """Email the user a reset link from the mail queue: the request that asked answers at once, the
+    same for a known address as for an unknown one. The job carries the id, never a link or token."""
+    defer(send_password_reset_email, user_id=user_id)
+
+
+@app.task(
+    name="notifications.tasks.send_password_reset_email",
+    queue=QUEUE_MAIL,
+    retry=Backoff(max_attempts=12, retry_exceptions=(smtplib.SMTPException, OSError)),
+)
+def send_password_reset_email(user_id: int) -> str:
+    """Retried like the re-auth email: a mail server answering 4xx or not answering is transient."""
+    return password_reset.send_password_reset_email(user_id=user_id)
 
 
 @dataclass

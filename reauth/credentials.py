@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import LinkedAccount
+from accounts.throttles import RECONNECT, limit_mono_action
 from monolink.mono import Deadline, ReauthToken, get_client
 
 from .state import Change, locked_account
@@ -54,11 +55,13 @@ def reauth_credential(*, user, account_id: int, deadline: Deadline) -> str:
     Account mode (connect.js >= 2.1.0) passes the Mono account id: no call to Mono. Token mode mints a
     token now, at the click (it lives 10 minutes, so one minted earlier may be dead by the time the
     user clicks), within the request's deadline; MonoError propagates for the view to word.
-    LinkedAccount.DoesNotExist when the account is not this user's or no longer flagged.
+    LinkedAccount.DoesNotExist when the account is not this user's or no longer flagged;
+    MonoActionLimited after too many tokens for it in a minute (Mono is not called).
     """
     account = LinkedAccount.objects.for_user(user).flagged().get(pk=account_id)
     if settings.MONO_REAUTH_MODE == "account":
         return account.mono_account_id
+    limit_mono_action(user, RECONNECT, account.pk)
     minted, _change = _mint(account.mono_account_id, deadline)
     return minted.token
 
@@ -73,8 +76,10 @@ def start_hosted_reauth(*, user, account_id: int, redirect_url: str, deadline: D
 
     Each attempt gets a fresh `meta.ref` (Mono refuses a reused one). Nothing is stored: the URL is a
     way into the user's bank connection, so it goes to the user's browser and nowhere else.
+    MonoActionLimited after too many Reconnects of the account in a minute (shared with the tokens).
     """
     account = LinkedAccount.objects.for_user(user).flagged().get(pk=account_id)
+    limit_mono_action(user, RECONNECT, account.pk)
     ref = f"monolink-reauth-{secrets.token_hex(12)}"
     return get_client().initiate_reauth(account.mono_account_id, redirect_url=redirect_url, ref=ref, deadline=deadline)
 

@@ -134,11 +134,15 @@ def deliver(payload: dict) -> int:
     return post(payload).status_code
 
 
-PERIODIC_TASKS = ["monolink.taskqueue.retry_stalled_jobs", "accounts.tasks.reconcile_follow_ups"]
+PERIODIC_TASKS = [
+    "monolink.taskqueue.retry_stalled_jobs",
+    "accounts.tasks.reconcile_follow_ups",
+    "linking.tasks.expire_link_codes",
+]
 
 
 def our_jobs():
-    """The jobs our code queued (the periodic reaper's and reconciler's own jobs come and go)."""
+    """The jobs our code queued (the periodic reaper's, reconciler's and link-code sweep's come and go)."""
     return ProcrastinateJob.objects.exclude(task_name__in=PERIODIC_TASKS)
 
 

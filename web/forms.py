@@ -1,12 +1,17 @@
-"""What the Connect script posts: the widget's one-time `code`, as JSON or a plain form."""
+"""What the pages post: the Connect widget's one-time `code` (JSON or a plain form) and "Forgot password?";
+and the answers the Connect script reads (a 400 for bad input, a 429 for too many Mono calls)."""
 
 from __future__ import annotations
 
 import json
 
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.validators import RegexValidator
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from accounts.throttles import MonoActionLimited
+from notifications.tasks import queue_password_reset_email
 
 
 class CodeForm(forms.Form):
@@ -45,3 +50,21 @@ def form_from_request(request: HttpRequest, form_class: type[CodeForm] = CodeFor
 def bad_request(form: CodeForm) -> JsonResponse:
     errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
     return JsonResponse({"status": "error", "message": f"Invalid request ({errors})."}, status=400)
+
+
+def too_many(response: HttpResponse, exc: MonoActionLimited) -> HttpResponse:
+    """A 429 for a Mono-bound action over its limit (accounts.throttles), saying when to come back."""
+    response.status_code = 429
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's "Forgot password?" form, with the email sent from the mail queue: Django's save()
+    talks to the mail server in the request, for known addresses only, and the time it takes tells
+    who has an account. Django's options for the email (templates, token, domain) are not used
+    here: notifications.password_reset builds it from SITE_URL when it is sent."""
+
+    def save(self, **django_email_options) -> None:
+        for user in self.get_users(self.cleaned_data["email"]):
+            queue_password_reset_email(user_id=user.pk)

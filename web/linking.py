@@ -13,11 +13,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import LinkAttempt, LinkedAccount
+from accounts.throttles import MonoActionLimited
 from linking import services
 from linking.exchange import LinkCodeTaken
 from monolink.mono import Deadline
 
-from .forms import LinkForm, bad_request, form_from_request
+from .forms import LinkForm, bad_request, form_from_request, too_many
 
 
 @login_required
@@ -36,6 +37,10 @@ def link_complete(request):
         )
     except LinkCodeTaken as exc:
         return _link_failed(request, wants_json, str(exc), status=409)
+    except MonoActionLimited as exc:
+        if wants_json:  # the script shows the message; a plain form post goes back to the dashboard with it
+            return too_many(JsonResponse({"status": "error", "message": exc.user_message}), exc)
+        return _link_failed(request, wants_json, exc.user_message, status=429)
     answer = _attempt_answer(attempt)
     if attempt.status == LinkAttempt.Status.FAILED:
         # Mono took the code but the account is another user's (409), or Mono refused the code (502).

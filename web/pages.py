@@ -24,6 +24,8 @@ from accounts.models import LinkAttempt, LinkedAccount
 from monolink.client_address import client_ip
 from reauth.notices import take_reconnection_notices
 
+from .forms import QueuedPasswordResetForm
+
 log = logging.getLogger(__name__)
 
 
@@ -50,11 +52,11 @@ class SignInView(auth_views.LoginView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's reset flow and email, with a throttle and the link built from SITE_URL (a Host
-    header is the client's to forge, and the email must point at the real site)."""
+    """Django's reset flow with a throttle; the email goes through the mail queue (QueuedPasswordResetForm),
+    so a known and an unknown address get the same answer as fast, and its link is built from SITE_URL
+    (a Host header is the client's to forge, and the email must point at the real site)."""
 
-    email_template_name = "registration/password_reset_email.txt"
-    subject_template_name = "registration/password_reset_subject.txt"
+    form_class = QueuedPasswordResetForm
 
     def form_valid(self, form):
         # The client behind our proxy, as django-axes counts it: the proxy's own address would make
@@ -63,7 +65,6 @@ class PasswordResetView(auth_views.PasswordResetView):
         if not throttles.allow_password_reset(email=form.cleaned_data["email"], ip=ip):
             form.add_error(None, "Too many reset requests. Nothing was sent: wait an hour, then try again.")
             return self.render_to_response(self.get_context_data(form=form), status=429)
-        self.extra_email_context = {"site_url": settings.SITE_URL}
         return super().form_valid(form)
 
 

@@ -20,11 +20,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import LinkedAccount
+from accounts.throttles import MonoActionLimited
 from monolink.mono import Deadline, MonoError
 from reauth import credentials
 from reauth.cards import reauth_card
 
-from .forms import bad_request, form_from_request
+from .forms import bad_request, form_from_request, too_many
 from .pages import public_key, safe_next, widget_context
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ def reauth_credential(request, account_id: int):
         credential = credentials.reauth_credential(user=request.user, account_id=account_id, deadline=deadline)
     except LinkedAccount.DoesNotExist:
         return _not_flagged(request, account_id)
+    except MonoActionLimited as exc:
+        return too_many(_json_error(exc.user_message, status=429), exc)
     except MonoError as exc:
         log.warning("re-auth credential failed account=%s error=%s", account_id, type(exc).__name__)
         return _json_error(exc.user_message, status=502)
@@ -172,6 +175,9 @@ def reauth_hosted(request, account_id: int):
         if not LinkedAccount.objects.for_user(request.user).filter(pk=account_id).exists():
             raise Http404("No such account.") from None
         return redirect(back)  # confirmed meanwhile: the page shows it
+    except MonoActionLimited as exc:
+        messages.error(request, exc.user_message)  # the page itself, with the message, as a 429
+        return too_many(_reauth_page(request, next_url=next_url), exc)
     except MonoError as exc:
         log.warning("hosted re-auth failed account=%s error=%s", account_id, type(exc).__name__)
         messages.error(request, exc.user_message)

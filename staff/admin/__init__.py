@@ -6,7 +6,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from monolink.taskqueue import engine_in_database
 
-from . import deliveries, linked_accounts, records  # noqa: F401  (each registers its admins)
+from . import deliveries, devices, linked_accounts, records  # noqa: F401  (each registers its admins)
 
 
 class TaskJobAdmin(ProcrastinateJobAdmin):

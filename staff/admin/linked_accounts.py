@@ -30,6 +30,7 @@ from webhooks.models import WebhookEvent
 from .account_actions import AccountActions
 from .account_filters import DataStatusFilter, InstitutionFilter, ReauthStateFilter, UnlinkedFilter
 from .lists import FastListMixin
+from .secrets import SecretLookupsRefused
 
 RECENT_DELIVERIES = 20
 
@@ -58,7 +59,7 @@ class NotificationInline(admin.TabularInline):
 
 
 @admin.register(LinkedAccount)
-class LinkedAccountAdmin(FastListMixin, AccountActions, admin.ModelAdmin):
+class LinkedAccountAdmin(SecretLookupsRefused, FastListMixin, AccountActions, admin.ModelAdmin):
     # Bank and number sit under the account's name: eight columns fit 1280 px beside the filters.
     list_display = [
         "account_cell",
@@ -118,13 +119,8 @@ class LinkedAccountAdmin(FastListMixin, AccountActions, admin.ModelAdmin):
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
     change_list_template = "admin/accounts/linkedaccount/change_list.html"
-
-    def lookup_allowed(self, lookup, value, request=None):
-        # No filtering on a token field (?reauth_token_fingerprint__startswith=… would recover a token one
-        # character at a time, even for view-only staff), as Django's UserAdmin refuses `password`.
-        if lookup.startswith(("reauth_token_fingerprint", "user__password")):
-            return False
-        return super().lookup_allowed(lookup, value, request)
+    # No filtering on a token field (staff.admin.secrets), as Django's UserAdmin refuses `password`.
+    secret_lookups = ("reauth_token_fingerprint", "user__password")
 
     # Every field is read-only: state changes go through the actions, i.e. through accounts.rules.
     def get_readonly_fields(self, request, obj=None):

@@ -8,13 +8,15 @@ from django.contrib.auth.admin import UserAdmin
 from accounts.models import LinkAttempt, Notification, User
 
 from .lists import FastListMixin
+from .secrets import SecretLookupsRefused
 
 admin.site.register(User, UserAdmin)
 
 
 @admin.register(LinkAttempt)
-class LinkAttemptAdmin(admin.ModelAdmin):
-    """Read-only: what came of each widget code. The code itself is never shown, not even masked."""
+class LinkAttemptAdmin(SecretLookupsRefused, admin.ModelAdmin):
+    """Read-only: what came of each widget code. The code itself is never shown, not even masked, and
+    never filtered on (?code__startswith=… would read a pending code one character at a time)."""
 
     list_display = ["created_at", "user", "institution_name", "status", "mono_account_id", "error"]
     list_filter = ["status"]
@@ -22,6 +24,7 @@ class LinkAttemptAdmin(admin.ModelAdmin):
     search_fields = ["mono_account_id", "user__username", "user__email"]
     fields = ["user", "institution_name", "status", "mono_account_id", "error", "created_at", "updated_at"]
     readonly_fields = fields
+    secret_lookups = ("code", "code_hash", "user__password")
 
     def has_add_permission(self, request):
         return False
