@@ -228,8 +228,9 @@ def _record(held: Held, status: str, *, error: str = "") -> None:
 
 def _duplicate(row: WebhookEvent) -> Outcome:
     if row.status == Status.INVALID:
-        return Outcome(400, row.error or "Invalid payload.", row, duplicate=True)
-    outcome = Outcome(200, f"Duplicate of delivery #{row.pk} ({row.status}): nothing done.", row, duplicate=True)
+        outcome = Outcome(400, row.error or "Invalid payload.", row, duplicate=True)
+    else:
+        outcome = Outcome(200, f"Duplicate of delivery #{row.pk} ({row.status}): nothing done.", row, duplicate=True)
     _log(outcome)
     return outcome
 
