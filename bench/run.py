@@ -336,7 +336,7 @@ class Bench:
                         self.reset(config)
                         self.precheck(server, row)
                         calls = self.stub.calls
-                        load = settled_load()
+                        load = settled_load(wait=self.max_load < QUIET_LOAD)
                         self.max_load = max(self.max_load, load)
                         before = counts(config)
                         row.results[concurrency] = r = self.wrk(server, row, concurrency, tag)
@@ -408,10 +408,10 @@ class Bench:
         self.stub.shutdown()
 
 
-def settled_load() -> float:
+def settled_load(*, wait: bool = True) -> float:
     """The 1-minute load average, after waiting up to SETTLE_SECONDS for it to fall under QUIET_LOAD
-    (the previous row's own load decays; someone else's does not)."""
-    deadline = time.monotonic() + SETTLE_SECONDS
+    (the previous row's own load decays; someone else's does not). No wait once a run is loaded."""
+    deadline = time.monotonic() + (SETTLE_SECONDS if wait else 0)
     while (load := os.getloadavg()[0]) >= QUIET_LOAD and time.monotonic() < deadline:
         time.sleep(1)
     return load
