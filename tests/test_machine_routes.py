@@ -4,19 +4,16 @@ Driven through the real WSGI application (the test Client has a handler of its o
 the middleware that must or must not run.
 """
 
+import importlib
 import io
 import json
 import logging
 from wsgiref.util import setup_testing_defaults
 
 import pytest
-from axes.middleware import AxesMiddleware
-from csp.middleware import CSPMiddleware
 from django.conf import settings
-from django.contrib.auth.middleware import AuthenticationMiddleware
-from django.contrib.sessions.middleware import SessionMiddleware
 from django.urls import reverse
-from django_otp.middleware import OTPMiddleware
+from django.utils.module_loading import import_string
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from webhooks.models import WebhookEvent
@@ -24,26 +21,30 @@ from webhooks.models import WebhookEvent
 from .webhooks_support import URL, raw
 
 PAGE_ONLY = {
-    "session": (SessionMiddleware, "process_request"),
-    "auth": (AuthenticationMiddleware, "process_request"),
-    "second factor": (OTPMiddleware, "__call__"),
-    "lockout": (AxesMiddleware, "__call__"),
-    "csp": (CSPMiddleware, "process_response"),
+    "session": ("django.contrib.sessions.middleware.SessionMiddleware", "process_request"),
+    "auth": ("django.contrib.auth.middleware.AuthenticationMiddleware", "process_request"),
+    "second factor": ("django_otp.middleware.OTPMiddleware", "__call__"),
+    "lockout": ("axes.middleware.AxesMiddleware", "__call__"),
+    "csp": ("csp.middleware.CSPMiddleware", "process_response"),
 }
 
 
 @pytest.fixture
-def application():
-    from monolink.wsgi import application
+def application(ran):
+    """monolink.wsgi's application, built afresh after the spies are in place: the live server of
+    the browser tests may have built it already, under other settings."""
+    import monolink.wsgi
 
-    return application
+    return importlib.reload(monolink.wsgi).application
 
 
 @pytest.fixture
 def ran(monkeypatch):
-    """Which page-only middleware ran, by name."""
+    """Which page-only middleware ran, by name: spies on the classes settings.MIDDLEWARE names."""
     calls: list[str] = []
-    for name, (cls, method) in PAGE_ONLY.items():
+    for name, (path, method) in PAGE_ONLY.items():
+        cls = import_string(path)
+        assert path in settings.MIDDLEWARE and path not in settings.MACHINE_ROUTE_MIDDLEWARE
         original = getattr(cls, method)
 
         def spy(self, *args, _original=original, _name=name, **kwargs):

@@ -338,5 +338,6 @@ def _log(outcome: Outcome) -> None:
             row.status,
             job,
             outcome.detail,
-            extra={"job": job} if outcome.jobs else None,
+            # A single job as its id, the number the worker's lines carry (log_context.task_middleware).
+            extra={"job": outcome.jobs[0] if len(outcome.jobs) == 1 else job} if outcome.jobs else None,
         )
