@@ -14,6 +14,8 @@ import uuid
 
 import sentry_sdk
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.urls import reverse
 
 from . import log_context
 from .client_address import is_trusted_proxy
@@ -63,7 +65,10 @@ class RequestLogMiddleware:
             path = loggable_path(request)
             if not (self.static_prefix and path.startswith(self.static_prefix)):
                 duration_ms = round((time.perf_counter() - started) * 1000, 1)
-                level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
+                # A view that wrote the request's one INFO line itself (the webhook's, with its
+                # delivery and job ids) sets `logged_by_view`: this line then goes out at DEBUG.
+                quiet = path in _QUIET_PATHS or getattr(response, "logged_by_view", False)
+                level = logging.DEBUG if quiet else logging.INFO
                 log.log(
                     level,
                     "%s %s %s %sms",
@@ -74,3 +79,37 @@ class RequestLogMiddleware:
                     extra={"method": request.method, "path": path, "status": response.status_code, "ms": duration_ms},
                 )
         return response
+
+
+class MachineRoutes:
+    """The WSGI application: settings.MACHINE_ROUTES (Mono's webhook) through a second Django
+    handler built with MACHINE_ROUTE_MIDDLEWARE, every other path through the full MIDDLEWARE.
+
+    Django has no per-route middleware. Dispatching here, on the exact path, before any middleware
+    runs, is the simplest robust way: each handler is Django's own (process_view, exceptions,
+    rendering, ATOMIC_REQUESTS all as usual), the pages' chain is untouched, and a webhook pays
+    nothing for session, auth, second-factor, lockout and CSP middleware it can never use (a
+    decorator opt-out would still run every layer to check it). Anything else under the same
+    path (a trailing-slash typo) goes to the full handler.
+    """
+
+    def __init__(self, pages):
+        self.pages = pages
+        self.machine = _handler_with(settings.MACHINE_ROUTE_MIDDLEWARE)
+        self.paths = frozenset(reverse(name) for name in settings.MACHINE_ROUTES)
+
+    def __call__(self, environ, start_response):
+        handler = self.machine if environ.get("PATH_INFO") in self.paths else self.pages
+        return handler(environ, start_response)
+
+
+def _handler_with(middleware: list[str]) -> WSGIHandler:
+    """A Django WSGIHandler whose chain is `middleware`. BaseHandler.load_middleware reads only
+    settings.MIDDLEWARE, so it is pointed at the list for this one build, at start-up (monolink.wsgi
+    is imported before any request is served), and put back."""
+    full = settings.MIDDLEWARE
+    settings.MIDDLEWARE = middleware
+    try:
+        return WSGIHandler()
+    finally:
+        settings.MIDDLEWARE = full

@@ -46,12 +46,14 @@ INSTALLED_APPS = [
     "operations",
 ]
 
-MIDDLEWARE = [
+_EVERY_ROUTE_MIDDLEWARE = [
     # First: the raw peer address (the request-id trust check reads it) and the id on every line.
     "monolink.middleware.RequestLogMiddleware",
     "monolink.security.ForwardedHeadersMiddleware",  # then nothing may read an untrusted X-Forwarded-*
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+]
+_PAGE_MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -63,8 +65,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into the lockout page
-    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: times the whole answer
 ]
+_LAST = "django_prometheus.middleware.PrometheusAfterMiddleware"  # last: times the whole answer
+MIDDLEWARE = [*_EVERY_ROUTE_MIDDLEWARE, *_PAGE_MIDDLEWARE, _LAST]
+# Routes no browser calls (Mono's webhook, by URL name) never have a session, a user, a second
+# factor or an HTML page: monolink.wsgi serves them without the page middleware
+# (monolink.middleware.MachineRoutes).
+MACHINE_ROUTES = ["webhooks:mono"]
+MACHINE_ROUTE_MIDDLEWARE = [*_EVERY_ROUTE_MIDDLEWARE, _LAST]
 
 ROOT_URLCONF = "monolink.urls"
 WSGI_APPLICATION = "monolink.wsgi.application"

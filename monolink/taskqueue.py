@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from procrastinate import BaseRetryStrategy, RetryDecision
+from procrastinate import types as procrastinate_types
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
+from psycopg.types.json import Jsonb
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,10 @@ QUEUE_MAIL = "mail"
 QUEUE_MAINTENANCE = "maintenance"
 QUEUES = (QUEUE_MONO, QUEUE_MAIL, QUEUE_MAINTENANCE)
 
-__all__ = ["QUEUES", "QUEUE_MAIL", "QUEUE_MAINTENANCE", "QUEUE_MONO", "Backoff", "app", "defer"]
+__all__ = [
+    *("QUEUES", "QUEUE_MAIL", "QUEUE_MAINTENANCE", "QUEUE_MONO"),
+    *("DEFER_JOBS_SQL", "Backoff", "app", "collect_job_id", "collecting_job_ids", "defer", "job_to_defer"),
+]
 
 
 def engine_in_database() -> bool:
@@ -76,9 +83,55 @@ def defer(
         except AlreadyEnqueued:
             log.debug("task %s already queued (lock %s)", task.name, queueing_lock)
             return
-    # This line carries the request id, delivery and Mono event id of whatever queued the job (the
-    # log context); the worker's lines carry the job id: together they trace a job to its origin.
-    log.info("queued task %s job=%s", task.name, job_id, extra={"job": job_id})
+    # The caller's one INFO line names the job (a webhook delivery's: collecting_job_ids); this one
+    # carries the request id, delivery and Mono event id too (the log context), at DEBUG.
+    log.debug("queued task %s job=%s", task.name, job_id, extra={"job": job_id})
+    collect_job_id(job_id)
+
+
+_collected: ContextVar[list[int] | None] = ContextVar("monolink_queued_jobs", default=None)
+
+
+@contextmanager
+def collecting_job_ids() -> Iterator[list[int]]:
+    """The ids of the jobs queued inside the block, for the one log line that reports the block."""
+    ids: list[int] = []
+    token = _collected.set(ids)
+    try:
+        yield ids
+    finally:
+        _collected.reset(token)
+
+
+def collect_job_id(job_id: int) -> None:
+    """Report a job queued by defer() or by a statement of the caller's own (DEFER_JOBS_SQL)."""
+    ids = _collected.get()
+    if ids is not None:
+        ids.append(job_id)
+
+
+# Procrastinate's own defer SQL (its queries.sql, `defer_jobs`) calls this schema function with the
+# rows job_to_defer() builds; a statement of ours that must queue a job in the same round trip calls
+# it the same way. Pinned by tests/test_taskqueue_defer_in_statement.py against Procrastinate's schema.
+DEFER_JOBS_SQL = "procrastinate_defer_jobs_v1(%(jobs)s::procrastinate_job_to_defer_v1[])"
+
+
+def job_to_defer(task, /, *, lock: str | None = None, **kwargs: Any) -> procrastinate_types.JobToDefer:
+    """`task(**kwargs)` as the row DEFER_JOBS_SQL takes (pass `[row]` as `jobs`), built the way
+    Procrastinate's defer builds it (its job manager's _defer_jobs_query_kwargs). No queueing lock:
+    a refused one is a unique violation, which would abort the whole statement it rides in; use
+    defer() for those. Unlike defer(), nothing is logged: the statement's caller logs the job id.
+    """
+    job = task.configure(lock=lock).make_new_job(**kwargs)
+    return procrastinate_types.JobToDefer(
+        queue_name=job.queue,
+        task_name=job.task_name,
+        priority=job.priority,
+        lock=job.lock,
+        queueing_lock=job.queueing_lock,
+        args=Jsonb(job.task_kwargs),
+        scheduled_at=job.scheduled_at,
+    )
 
 
 def _run_in_process(task, kwargs: dict) -> None:

@@ -17,8 +17,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from procrastinate.types import JobToDefer
 
-from monolink.taskqueue import QUEUE_MAIL, QUEUE_MAINTENANCE, Backoff, app, defer
+from monolink.taskqueue import QUEUE_MAIL, QUEUE_MAINTENANCE, Backoff, app, defer, job_to_defer
 from reauth import state
 from reauth.tasks import queue_refresh
 
@@ -36,11 +37,19 @@ def queue_reauth_email(*, mono_account_id: str, step: int = 0, reconciling: bool
     """
     defer(
         send_reauth_email,
-        lock=f"mail:{mono_account_id}",
         queueing_lock=schedule.mail_queueing_lock(mono_account_id) if reconciling else None,
-        mono_account_id=mono_account_id,
-        step=step,
+        **_reauth_email(mono_account_id, step),
     )
+
+
+def first_reauth_email_job(*, mono_account_id: str) -> JobToDefer:
+    """queue_reauth_email() for a new flag, as a row for a statement that queues it itself (the
+    webhook's one statement on PostgreSQL: DEFER_JOBS_SQL)."""
+    return job_to_defer(send_reauth_email, **_reauth_email(mono_account_id, 0))
+
+
+def _reauth_email(mono_account_id: str, step: int) -> dict:
+    return {"lock": f"mail:{mono_account_id}", "mono_account_id": mono_account_id, "step": step}
 
 
 # A mail server answering 4xx (451 greylisting, full queues) or not answering is transient.

@@ -11,14 +11,13 @@ anything is written and raised as UnknownAccount, leaving the webhook pipeline's
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from django.db import connections, transaction
-from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
-from django.db.models.sql import UpdateQuery
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -100,60 +99,81 @@ def _flag_values(now: datetime) -> dict:
 def flag_for_reauth(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:
     """Mono says the bank needs the user again (MFA): flag the account and tell the user once.
 
-    The webhook's hot path, so one conditional UPDATE does what SELECT … FOR UPDATE then UPDATE did,
-    for a new flag and for Mono's repeat of one alike, with the same guarantees: PostgreSQL takes the
-    row lock and re-checks the WHERE against the row as committed by whoever held it, so a racing
-    re-auth still wins by its timestamp (a late flag must not undo a re-auth). A repeat keeps the
-    flag's time and notification and only advances the order guard. Anything else (unknown,
-    unlinked, stale) matches no row and falls to the locked path, which says which.
+    The webhook's hot path, so one conditional UPDATE (flag_statement) does what SELECT … FOR UPDATE
+    then UPDATE did, for a new flag and for Mono's repeat of one alike, with the same guarantees:
+    PostgreSQL takes the row lock and re-checks the WHERE against the row as committed by whoever
+    held it, so a racing re-auth still wins by its timestamp (a late flag must not undo a re-auth).
+    A repeat keeps the flag's time and notification and only advances the order guard. Anything
+    else (unknown, unlinked, stale) matches no row and falls to the locked path, which says which.
     """
     now = timezone.now()
-    values = {
-        "reauth_required": True,
-        "reauth_requested_at": _kept_if_flagged("reauth_requested_at", now),
-        "reauth_submitted_at": _kept_if_flagged("reauth_submitted_at", None),
-        "reauth_notified_at": _kept_if_flagged("reauth_notified_at", None),
-        "updated_at": now,
-    }
-    if occurred_at is not None:
-        values["last_event_at"] = occurred_at  # the WHERE makes it the newest
-    candidates = LinkedAccount.objects.filter(
-        _not_older(occurred_at), mono_account_id=mono_account_id, unlinked_at__isnull=True
-    )
-    requested_at = _update_returning(candidates, "reauth_requested_at", **values)
-    if requested_at is _NO_ROW:
+    with connection.cursor() as cursor:
+        cursor.execute(flag_statement(ordered=occurred_at is not None), flag_params(mono_account_id, occurred_at, now))
+        row = cursor.fetchone()
+    if row is None:
         return _with_locked(mono_account_id, partial(_flag_locked, occurred_at=occurred_at))
-    if _as_utc(requested_at) == now:  # our `now` in the row: this UPDATE raised the flag
-        return Change.APPLIED  # the handler queues the email in the same transaction (the outbox)
-    return Change.UNCHANGED
+    return flag_change(row[0], now)
 
 
-def _kept_if_flagged(field: str, new_value: datetime | None) -> Case:
-    """In the flag's UPDATE: the column as it is on an account already flagged, else `new_value`."""
-    return Case(When(reauth_required=True, then=F(field)), default=Value(new_value, output_field=DateTimeField()))
+def flag_change(requested_at: datetime | str, now: datetime) -> Change:
+    """What the flag's UPDATE did, from the `reauth_requested_at` it returned: our `now` in the row
+    means this UPDATE raised the flag (the caller queues its email in the same transaction, the
+    outbox); an older time means the account was already flagged. NEW_FLAG is the same test in SQL."""
+    return Change.APPLIED if _as_utc(requested_at) == now else Change.UNCHANGED
 
 
-_NO_ROW = object()
+# flag_change() in SQL, over the UPDATE's RETURNING: the webhook's one statement queues the email on it.
+NEW_FLAG = "reauth_requested_at = %(flag_now)s"
+
+
+@functools.cache
+def flag_statement(*, ordered: bool, gate: str = "") -> str:
+    """The flag's conditional `UPDATE … RETURNING reauth_requested_at`, written once per shape, not
+    per delivery (building it through the ORM was a quarter of the webhook's Python time).
+
+    `ordered`: the event has a timestamp, so the order guard applies and advances. `gate`: one more
+    SQL condition (the webhook's one statement makes the UPDATE wait on its delivery INSERT). The
+    parameters are flag_params(); PostgreSQL and SQLite (3.35+, RETURNING) both run it.
+    """
+    column = {f.name: connection.ops.quote_name(f.column) for f in LinkedAccount._meta.concrete_fields}
+    flagged = column["reauth_required"]
+
+    def kept_if_flagged(field: str, new_value: str) -> str:  # a repeat keeps the flag's own fields
+        return f"{column[field]} = CASE WHEN {flagged} THEN {column[field]} ELSE {new_value} END"
+
+    assignments = [
+        f"{flagged} = TRUE",
+        kept_if_flagged("reauth_requested_at", "%(flag_now)s"),
+        kept_if_flagged("reauth_submitted_at", "NULL"),
+        kept_if_flagged("reauth_notified_at", "NULL"),
+        f"{column['updated_at']} = %(flag_now)s",
+    ]
+    conditions = [f"{column['mono_account_id']} = %(flag_account)s", f"{column['unlinked_at']} IS NULL"]
+    if ordered:  # the order guard: not older than the last event applied, which it then becomes
+        last = column["last_event_at"]
+        assignments.append(f"{last} = %(flag_occurred)s")
+        conditions.append(f"({last} IS NULL OR {last} <= %(flag_occurred)s)")
+    if gate:
+        conditions.append(gate)
+    table = connection.ops.quote_name(LinkedAccount._meta.db_table)
+    return (
+        f"UPDATE {table} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)} "  # noqa: S608 (no input)
+        f"RETURNING {column['reauth_requested_at']}"
+    )
+
+
+def flag_params(mono_account_id: str, occurred_at: datetime | None, now: datetime) -> dict:
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {"flag_account": mono_account_id, "flag_now": adapt(now)}
+    if occurred_at is not None:
+        params["flag_occurred"] = adapt(occurred_at)
+    return params
 
 
 def _as_utc(value: datetime | str) -> datetime:
     """A timestamp read by a raw cursor: aware on PostgreSQL, naive UTC (or text) on SQLite."""
     value = parse_datetime(value) if isinstance(value, str) else value
     return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
-
-
-def _update_returning(queryset: QuerySet, column: str, **values):
-    """`queryset.update(**values)` for at most one row, returning its `column` afterwards (_NO_ROW if
-    none matched). Django's update() returns only a count; the statement here is Django's own (types,
-    quoting, WHERE) with RETURNING appended, which PostgreSQL and SQLite (3.35+) both accept."""
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    sql, params = query.get_compiler(queryset.db).as_sql()
-    connection = connections[queryset.db]
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(column)}", params)
-        row = cursor.fetchone()
-    return _NO_ROW if row is None else row[0]
 
 
 def _flag_locked(account: LinkedAccount, *, occurred_at: datetime | None) -> Change:
@@ -171,13 +191,6 @@ def _flag_locked(account: LinkedAccount, *, occurred_at: datetime | None) -> Cha
         setattr(account, field, value)
     account.save(update_fields=[*values, "last_event_at", "updated_at"])  # only what changed
     return Change.APPLIED
-
-
-def _not_older(occurred_at: datetime | None) -> Q:
-    """The rows an event at `occurred_at` is not older than (the order guard, as a filter)."""
-    if occurred_at is None:
-        return Q()
-    return Q(last_event_at__isnull=True) | Q(last_event_at__lte=occurred_at)
 
 
 def mark_reauthorised(*, mono_account_id: str, occurred_at: datetime | None = None) -> Change:

@@ -276,11 +276,12 @@ def test_the_line_that_queues_a_job_names_the_request_and_delivery_behind_it(
 ):
     post(load("reauthorisation_required.v2"), headers={"X-Request-ID": "proxy-id-0002"}, REMOTE_ADDR="127.0.0.1")
 
-    queued = [line for line in log_lines() if line["logger"] == "monolink.taskqueue"]
-    assert [line["message"].split(" job=")[0] for line in queued] == ["queued task accounts.tasks.send_reauth_email"]
+    # The delivery's one INFO line names its job (queued in the same statement on PostgreSQL).
+    info = [line for line in log_lines() if line["level"] == "INFO"]
+    assert [line["logger"] for line in info] == ["webhooks.pipeline"]
     job = ProcrastinateJob.objects.get(task_name="accounts.tasks.send_reauth_email")
-    assert queued[0]["job"] == job.id  # the worker's lines name the same job id
-    assert (queued[0]["request_id"], queued[0]["delivery"]) == ("proxy-id-0002", WebhookEvent.objects.get().pk)
+    assert info[0]["job"] == job.id and f" job={job.id}: " in info[0]["message"]  # the worker's lines name it too
+    assert (info[0]["request_id"], info[0]["delivery"]) == ("proxy-id-0002", WebhookEvent.objects.get().pk)
 
 
 @pytest.mark.parametrize(

@@ -115,13 +115,15 @@ def test_new_event_and_duplicate_stay_within_the_query_budget(payload_account, p
     with CaptureQueriesContext(connection) as duplicate:
         assert post(body).status_code == 200
 
-    # BEGIN, INSERT … ON CONFLICT DO NOTHING RETURNING, the flag's conditional UPDATE, the email job
-    # (the outbox: same transaction), COMMIT.
+    # BEGIN, one statement (the delivery's INSERT … ON CONFLICT DO NOTHING, the flag's conditional
+    # UPDATE and the email job: webhooks.store), COMMIT.
     sql = [q["sql"] for q in new.captured_queries]
-    assert len(sql) <= 5, sql
-    assert sql[0] == "BEGIN" and "ON CONFLICT" in sql[1] and sql[2].startswith("UPDATE") and sql[-1] == "COMMIT"
-    assert "procrastinate" in sql[3]
+    assert len(sql) == 3, sql
+    assert sql[0] == "BEGIN" and sql[-1] == "COMMIT"
+    assert sql[1].startswith("WITH delivery AS (INSERT") and "ON CONFLICT" in sql[1]
+    assert "UPDATE" in sql[1] and "procrastinate_defer_jobs_v1" in sql[1]
     assert ProcrastinateJob.objects.filter(task_name="accounts.tasks.send_reauth_email").count() == 1
+    assert LinkedAccount.objects.get().reauth_required
     # The duplicate: the same INSERT finds the key taken without an error (so no ERROR line in
     # PostgreSQL's log, no ROLLBACK), then one read of the stored row. Two statements; with the
     # transaction's BEGIN/COMMIT, four round trips (docs/benchmarks.md says why not two).

@@ -61,6 +61,10 @@ def account_connected(event: parsing.AccountConnected, occurred_at: datetime | N
 
 def _flag(mono_account_id: str, occurred_at: datetime | None) -> state.Change:
     change = state.flag_for_reauth(mono_account_id=mono_account_id, occurred_at=occurred_at)
+    return _email_if_new(change, mono_account_id)
+
+
+def _email_if_new(change: state.Change, mono_account_id: str) -> state.Change:
     if change == state.Change.APPLIED:  # a new flag, not Mono's retry of one: tell the user once
         queue_reauth_email(mono_account_id=mono_account_id)
     return change
@@ -68,6 +72,14 @@ def _flag(mono_account_id: str, occurred_at: datetime | None) -> state.Change:
 
 def reauthorisation_required(event: parsing.ReauthorisationRequired, occurred_at: datetime | None) -> Handled:
     return _one("flag", _flag(event.account_id, occurred_at))
+
+
+def reauthorisation_required_flagged(
+    event: parsing.ReauthorisationRequired, change: state.Change, *, email_queued: bool
+) -> Handled:
+    """reauthorisation_required once webhooks.store's one statement has run the flag's UPDATE (and,
+    with Procrastinate, queued the email in it): only what is left, the email in-process."""
+    return _one("flag", change if email_queued else _email_if_new(change, event.account_id))
 
 
 def account_reauthorized(event: parsing.AccountReauthorized, occurred_at: datetime | None) -> Handled:

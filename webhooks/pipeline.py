@@ -13,8 +13,8 @@ Decisions, each guarding against something Mono does (docs/mono.md, docs/archite
   the processing transaction: the insert is the lock (a concurrent copy's INSERT waits on the unique
   index until we commit, then finds the key taken) and a duplicate is told apart without an error in
   PostgreSQL's log. The row is written once, with the status a handled event ends in; the outcome is
-  written again only when it differs (an unknown account), so a new flag costs five round trips:
-  BEGIN, this INSERT, the rule's UPDATE, its follow-up task, COMMIT.
+  written again only when it differs (an unknown account). On PostgreSQL a new flag's INSERT, its
+  UPDATE and its email job are one statement (webhooks.store): BEGIN, that statement, COMMIT.
 - A stored delivery (Mono's retry, a replay, staff) is locked with `select_for_update` and its status
   re-checked, so racing retries run the handler once. Duplicates of handled rows are read-only
   (`attempts` counts times the handler ran).
@@ -28,32 +28,29 @@ Decisions, each guarding against something Mono does (docs/mono.md, docs/archite
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from monolink import log_context
+from monolink import log_context, taskqueue
 from reauth.state import UnknownAccount
 
-from .handlers import HANDLERS
+from . import store
+from .handlers import HANDLERS, reauthorisation_required_flagged
 from .models import WebhookEvent
 from .parsing import Event, InvalidPayload, decode, parse_event
 
 log = logging.getLogger(__name__)
 
 Status = WebhookEvent.Status
-# Headers that carry credentials: never stored (Mono's header *is* the shared secret).
-DROPPED_HEADERS = frozenset({"mono-webhook-secret", "cookie", "authorization", "proxy-authorization"})
 # A stored delivery in one of these is run again when it arrives again: `failed` is Mono's retry;
 # `unmatched` may have been linked meanwhile; `received` is a row whose processing never finished.
 RETRYABLE = frozenset({Status.FAILED, Status.RECEIVED, Status.UNMATCHED})
@@ -67,6 +64,7 @@ class Outcome:
     detail: str
     delivery: WebhookEvent | None = None  # the stored row (its `event` is Mono's event name)
     duplicate: bool = False  # True when nothing ran because the delivery had been handled already
+    jobs: tuple[int, ...] = ()  # the follow-up jobs it queued (Procrastinate's ids), for the log line
 
     @property
     def status(self) -> str:
@@ -80,6 +78,7 @@ class Held:
     row: WebhookEvent
     inserted: bool  # True: written by this transaction, nothing has run it; its event is parsed
     event: Event | None = None
+    flagged: store.Flagged | None = None  # the one statement ran the flag's UPDATE too (webhooks.store)
 
 
 # --- entry points ----------------------------------------------------------------------------------
@@ -94,7 +93,7 @@ def receive(*, body: bytes, headers: Mapping[str, str], remote_ip: str | None, p
     `payload` is the body as the HTTP parser already decoded it (webhooks.parsers); without it the
     body is decoded here, by the same function with the same limits: either way, once.
     """
-    stored_headers = redact_headers(headers)
+    stored_headers = store.redact_headers(headers)
     try:
         event = parse_event(decode(body) if payload is _NOT_DECODED else payload)
     except InvalidPayload as exc:
@@ -103,7 +102,7 @@ def receive(*, body: bytes, headers: Mapping[str, str], remote_ip: str | None, p
         event=event.name,
         mono_account_id=getattr(event, "account_id", ""),
         event_id=event.event_id or "",
-        dedupe_key=dedupe_key(event_id=event.event_id, body=body),
+        dedupe_key=store.dedupe_key(event_id=event.event_id, body=body),
         occurred_at=event.occurred_at,
         body=body.decode("utf-8"),
         headers=stored_headers,
@@ -156,7 +155,7 @@ def process(hold: Callable[[], Held | None], *, only_if: frozenset[str] | set[st
     committed: list[bool] = []
     outcome: Outcome | None = None
     try:
-        with transaction.atomic():
+        with taskqueue.collecting_job_ids() as jobs, transaction.atomic():
             held = hold()
             if held is None:  # deleted while we looked: only a racing delete does that; let Mono retry
                 return Outcome(503, "Delivery state changed while answering; please retry.")
@@ -166,6 +165,7 @@ def process(hold: Callable[[], Held | None], *, only_if: frozenset[str] | set[st
             # failing follow-up after commit apart from a handler fault before it.
             transaction.on_commit(lambda: committed.append(True))
             outcome = _run(held)
+        outcome = replace(outcome, jobs=tuple(jobs))
     except Exception as exc:
         if committed and outcome is not None:
             # The effect is committed; only a follow-up failed. A 500 would make Mono retry an event
@@ -191,7 +191,10 @@ def _run(held: Held) -> Outcome:
         row.mono_account_id = getattr(event, "account_id", "")
     handler = HANDLERS.get(event.name)
     log_context.bind(delivery=row.pk, mono_event_id=row.event_id)  # on the handler's and rules' lines too
-    if handler is None:
+    if held.flagged is not None and held.flagged.change is not None:  # the one statement did the rule
+        result = reauthorisation_required_flagged(event, held.flagged.change, email_queued=held.flagged.queued)
+        status, detail = Status.PROCESSED, f"Processed: {result}."
+    elif handler is None:
         status, detail = Status.IGNORED, "Ignored: not an event we act on."
     else:
         try:
@@ -225,8 +228,9 @@ def _record(held: Held, status: str, *, error: str = "") -> None:
 
 def _duplicate(row: WebhookEvent) -> Outcome:
     if row.status == Status.INVALID:
-        return Outcome(400, row.error or "Invalid payload.", row, duplicate=True)
-    outcome = Outcome(200, f"Duplicate of delivery #{row.pk} ({row.status}): nothing done.", row, duplicate=True)
+        outcome = Outcome(400, row.error or "Invalid payload.", row, duplicate=True)
+    else:
+        outcome = Outcome(200, f"Duplicate of delivery #{row.pk} ({row.status}): nothing done.", row, duplicate=True)
     _log(outcome)
     return outcome
 
@@ -241,7 +245,7 @@ def _record_failure(held: Held | None, exc: Exception) -> Outcome:
         return Outcome(500, f"Processing failed ({type(exc).__name__}); please retry.")
     if held.inserted:  # its INSERT rolled back with the handler: store it again, as failed
         row.pk, row.status, row.error, row.traceback, row.processed_at = None, Status.FAILED, error, trace, None
-        row.pk = _insert_unless_taken(row)
+        row.pk = store.insert_unless_taken(row)
         if row.pk is None:  # a racing copy took the key meanwhile; its row tells the story
             row = WebhookEvent.objects.filter(dedupe_key=row.dedupe_key).first()
     else:
@@ -262,9 +266,14 @@ def _record_failure(held: Held | None, exc: Exception) -> Outcome:
 
 def _insert_or_find(row: WebhookEvent, event: Event) -> Held | None:
     """Store a new delivery, or hold the stored copy of its dedupe key (Mono's retry, a racing copy)."""
-    row.pk = _insert_unless_taken(row)
-    if row.pk is not None:
-        return Held(row, inserted=True, event=event)
+    if store.one_statement_applies(event, HANDLERS.get(event.name)):
+        row.pk, flagged = store.insert_and_flag(row, event)
+        if row.pk is not None:
+            return Held(row, inserted=True, event=event, flagged=flagged)
+    else:
+        row.pk = store.insert_unless_taken(row)
+        if row.pk is not None:
+            return Held(row, inserted=True, event=event)
     stored = WebhookEvent.objects.filter(dedupe_key=row.dedupe_key).first()
     if stored is not None and stored.status in RETRYABLE:
         return _lock(stored.pk)  # a duplicate of a handled row is only read: no lock to queue behind
@@ -274,33 +283,6 @@ def _insert_or_find(row: WebhookEvent, event: Event) -> Held | None:
 def _lock(pk: int) -> Held | None:
     row = WebhookEvent.objects.select_for_update().filter(pk=pk).first()
     return Held(row, inserted=False) if row is not None else None
-
-
-def _insert_unless_taken(row: WebhookEvent) -> int | None:
-    """`INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`: the new id, or None if the key is taken.
-
-    By hand because Django has no such call: bulk_create(ignore_conflicts=True) returns no id, so it
-    cannot say which happened, and a plain INSERT refused by the unique index writes an ERROR line to
-    PostgreSQL's log for every duplicate Mono sends. PostgreSQL and SQLite (3.35+) both accept it.
-    """
-    fields = [f for f in WebhookEvent._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
-    sql = _insert_sql(connection.vendor, tuple(f.column for f in fields))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        inserted = cursor.fetchone()
-    return inserted[0] if inserted else None
-
-
-@functools.cache
-def _insert_sql(vendor: str, columns: tuple[str, ...]) -> str:
-    """Built once per database kind (the quoting is the backend's), not per delivery."""
-    quote = connection.ops.quote_name
-    return (
-        f"INSERT INTO {quote(WebhookEvent._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({quote('dedupe_key')}) DO NOTHING RETURNING {quote('id')}"
-    )
 
 
 # --- refusing a payload ----------------------------------------------------------------------------
@@ -316,7 +298,7 @@ def _reject(exc: InvalidPayload, *, body: bytes, headers: dict, remote_ip: str |
     row = WebhookEvent(
         event=exc.event,
         event_id=exc.event_id,
-        dedupe_key=dedupe_key(event_id=None, body=body),  # the body's hash: the event_id may be what is wrong
+        dedupe_key=store.dedupe_key(event_id=None, body=body),  # the body's hash: the event_id may be what is wrong
         body=body.decode("utf-8"),
         headers=headers,
         remote_ip=remote_ip,
@@ -324,34 +306,14 @@ def _reject(exc: InvalidPayload, *, body: bytes, headers: dict, remote_ip: str |
         attempts=1,
         error=str(exc),
     )
-    row.pk = _insert_unless_taken(row)
+    row.pk = store.insert_unless_taken(row)
     if row.pk is None:
         row = WebhookEvent.objects.filter(dedupe_key=row.dedupe_key).first()
     log.warning("webhook invalid row=%s: %s", row and row.pk, exc)
     return Outcome(status, str(exc), row)
 
 
-# --- helpers others may use ------------------------------------------------------------------------
-
-
-def dedupe_key(*, event_id: str | None, body: bytes) -> str:
-    """Mono's event_id when sent (a retry may be re-serialised), else the body's hash."""
-    if event_id:
-        return f"id:{event_id}"
-    return f"sha256:{hashlib.sha256(body).hexdigest()}"
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers worth keeping for staff, without credentials: the webhook secret, cookies, authorization."""
-    secret = settings.MONO_WEBHOOK_SECRET
-    kept = {}
-    for name, value in headers.items():
-        key = str(name).lower()
-        value = str(value)
-        if key in DROPPED_HEADERS or (secret and secret in value):  # the secret pasted elsewhere too
-            continue
-        kept[key] = value
-    return kept
+# --- helpers ---------------------------------------------------------------------------------------
 
 
 def _scrub(text: str) -> str:
@@ -363,13 +325,19 @@ def _scrub(text: str) -> str:
 
 
 def _log(outcome: Outcome) -> None:
+    """The delivery's one INFO line (the request's access line then goes out at DEBUG): its row, its
+    job(s) and, from the log context, the request id and Mono's event id."""
     row = outcome.delivery
     if row is not None:
+        job = ",".join(map(str, outcome.jobs)) or "-"
         log.info(
-            "webhook row=%s event=%s account=%s status=%s: %s",
+            "webhook row=%s event=%s account=%s status=%s job=%s: %s",
             row.pk,
             row.event,
             row.mono_account_id or "-",
             row.status,
+            job,
             outcome.detail,
+            # A single job as its id, the number the worker's lines carry (log_context.task_middleware).
+            extra={"job": outcome.jobs[0] if len(outcome.jobs) == 1 else job} if outcome.jobs else None,
         )

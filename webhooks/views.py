@@ -70,4 +70,6 @@ class MonoWebhookView(APIView):
         else:
             code = response.status_code
             metrics.observe_webhook(event=None, outcome=_REFUSALS.get(code, f"http_{code}"))
+        # The pipeline wrote this delivery's one INFO line (ids included): the access line steps down.
+        response.logged_by_view = outcome is not None and outcome.delivery is not None
         return super().finalize_response(request, response, *args, **kwargs)
