@@ -8,7 +8,7 @@ Thin on purpose: pages read through LinkedAccount querysets and change state thr
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -27,14 +27,21 @@ from reauth.notices import take_reconnection_notices
 log = logging.getLogger(__name__)
 
 
-def safe_next(request: HttpRequest, default: str = "") -> str:
-    """`next` from the query or form, only when it points back at this site (no open redirect)."""
+def safe_next(request: HttpRequest, default: str = "", *, away_from: str = "") -> str:
+    """`next` from the query or form, only when it points back at this site (no open redirect) and,
+    given `away_from`, not at that page: a way out that leads back to its own page is a loop."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
+    safe = bool(target) and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
+    )
+    if safe and not (away_from and points_at(target, away_from)):
         return target
     return default
+
+
+def points_at(url: str, path: str) -> bool:
+    """Whether a same-site `url` opens the page at `path`, whatever its query."""
+    return urlsplit(url).path == path
 
 
 class SignInView(auth_views.LoginView):
@@ -45,7 +52,10 @@ class SignInView(auth_views.LoginView):
         # LoginView already drops an unsafe `next` and falls back to LOGIN_REDIRECT_URL.
         target = super().get_success_url()
         if LinkedAccount.objects.for_user(self.request.user).needing_user().exists():
-            return reverse("web:reauth") + "?" + urlencode({"next": target})
+            reauth_page = reverse("web:reauth")
+            if points_at(target, reauth_page):  # the email's link: the page's way out is the dashboard
+                return reauth_page
+            return reauth_page + "?" + urlencode({"next": target})
         return target
 
 
