@@ -297,6 +297,8 @@ if _email_url:
 # ever (Django's default: no timeout). No lock is held while sending; the send is recorded after.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="monolink <no-reply@localhost>")
+# Where a locked-out or stuck user writes to; named on the lockout and error pages.
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@localhost")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 REST_FRAMEWORK = {

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web.pages import PasswordResetView, SignInView
+from web.pages import PasswordResetConfirmView, PasswordResetView, SignInView
 
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
@@ -13,7 +13,7 @@ urlpatterns = [
     path("accounts/password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "accounts/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),

@@ -73,7 +73,7 @@ def test_sign_in_redirect_matrix(client, make_account, flag, extra, next_url, ex
 def test_wrong_password_stays_on_sign_in_with_a_message(client, user):
     response = client.post(LOGIN, {"username": "ada", "password": "nope"})
     assert response.status_code == 200
-    assert "correct username and password" in response.content.decode()
+    assert "The username or password is not right" in response.content.decode()
 
 
 # --- reminder banner --------------------------------------------------------------------------------

@@ -20,9 +20,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
 from accounts import throttles
+from accounts.lockout import lift_sign_in_lockout, sign_in_tries_left
 from accounts.models import LinkAttempt, LinkedAccount
 from monolink.client_address import client_ip
 from reauth.notices import take_reconnection_notices
+
+from .forms import SignInForm
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ def points_at(url: str, path: str) -> bool:
 
 class SignInView(auth_views.LoginView):
     template_name = "registration/login.html"
+    authentication_form = SignInForm
     redirect_authenticated_user = True
 
     def get_success_url(self) -> str:
@@ -57,6 +61,14 @@ class SignInView(auth_views.LoginView):
                 return reauth_page
             return reauth_page + "?" + urlencode({"next": target})
         return target
+
+    def form_invalid(self, form):
+        # The try before the last says so: a lockout should never come as a surprise.
+        username = form.data.get("username", "")
+        last_try = bool(username) and sign_in_tries_left(self.request, username=username) == 1
+        lockout_minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60) if settings.AXES_COOLOFF_TIME else 0
+        context = self.get_context_data(form=form, last_try=last_try, lockout_minutes=lockout_minutes)
+        return self.render_to_response(context)
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -75,6 +87,15 @@ class PasswordResetView(auth_views.PasswordResetView):
             return self.render_to_response(self.get_context_data(form=form), status=429)
         self.extra_email_context = {"site_url": settings.SITE_URL}
         return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's "choose a new password" page; saving it also lifts the username's sign-in lockout."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        lift_sign_in_lockout(username=form.user.get_username())
+        return response
 
 
 def widget_context(response: HttpResponse) -> HttpResponse:

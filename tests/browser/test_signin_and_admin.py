@@ -104,8 +104,9 @@ def test_empty_sign_in_shows_what_each_field_needs(page, live_server, db, artifa
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
 
-    assert page.locator("#username-errors").inner_text() == "This field is required."
-    assert page.locator("#password-errors").inner_text() == "This field is required."
+    # "Error:" is for screen readers only (visually hidden), as in the GOV.UK pattern.
+    assert page.locator("#username-errors").inner_text().split() == ["Error:", "Enter", "your", "username"]
+    assert page.locator("#password-errors").inner_text().split() == ["Error:", "Enter", "your", "password"]
     assert page.get_by_label("Username").get_attribute("aria-invalid") == "true"
     box = page.locator(".auth-card").bounding_box()
     assert abs((box["x"] + box["width"] / 2) - 640) < 20  # the card is centred
@@ -119,7 +120,7 @@ def test_wrong_password_says_so_and_keeps_the_username(page, live_server, db):
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
 
-    assert "correct username and password" in page.get_by_role("alert").inner_text()
+    assert "The username or password is not right" in page.get_by_role("alert").inner_text()
     assert page.get_by_label("Username").input_value() == "ada"
 
 

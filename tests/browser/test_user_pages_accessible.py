@@ -117,3 +117,20 @@ def test_locked_out_page_has_no_serious_accessibility_violations(page, live_serv
         page.wait_for_load_state()
     page.get_by_role("heading", name="Too many sign-in attempts").wait_for()
     assert_accessible(page)
+
+
+def test_sign_in_error_summary_takes_focus_and_leads_to_the_field(page, live_server, flagged, artifacts_dir):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("kemi")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+    assert page.title().startswith("Error: ")
+    assert page.evaluate("document.activeElement.dataset.testid") == "error-summary"
+    summary, form = page.get_by_test_id("error-summary").bounding_box(), page.locator("form.auth-card").bounding_box()
+    assert summary["y"] - form["y"] < 40  # at the top of the form, above the heading
+    page.get_by_role("link", name="Enter your password").click()
+    assert page.evaluate("document.activeElement.id") == "id_password"
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        page.screenshot(path=str(artifacts_dir / f"sign-in-error-{width}.png"), full_page=True)
