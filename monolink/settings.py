@@ -17,6 +17,7 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = required_secret("SECRET_KEY", debug=DEBUG)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "web.errors.csrf_failure"  # the site's "this form has expired" page, not Django's
 
 INSTALLED_APPS = [
     "staff.apps.StaffAdminConfig",  # django.contrib.admin with the staff second factor

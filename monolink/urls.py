@@ -23,5 +23,8 @@ urlpatterns = [
     path("", include("web.urls")),
 ]
 
+# The error pages in the site's look; 404 and 403 are Django's handlers with templates/404.html, 403.html.
+handler500 = "web.errors.server_error"
+
 if settings.MONO_SANDBOX:  # the fake Mono the sandbox widget talks to; never mounted with real keys
     urlpatterns.insert(0, path("sandbox/", include("monolink.mono.sandbox_views")))

@@ -134,3 +134,29 @@ def test_sign_in_error_summary_takes_focus_and_leads_to_the_field(page, live_ser
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 844})
         page.screenshot(path=str(artifacts_dir / f"sign-in-error-{width}.png"), full_page=True)
+
+
+def test_error_pages_look_like_the_site_and_lead_back(page, live_server, flagged, artifacts_dir):
+    page.goto(f"{live_server.url}/no-such-page/")
+    page.get_by_role("heading", name="Page not found").wait_for()
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        card = page.locator(".auth-card").bounding_box()
+        assert card["x"] >= 0 and card["x"] + card["width"] <= width  # styled: a card inside the screen
+        page.screenshot(path=str(artifacts_dir / f"error-404-{width}.png"), full_page=True)
+    page.get_by_role("link", name="Go to your bank accounts").click()
+    page.get_by_role("heading", name="Sign in").wait_for()  # the way back, through sign-in
+
+    # A form whose CSRF cookie is gone (blocked, or expired with the session): the site's 403.
+    page.context.clear_cookies()
+    page.get_by_label("Username").fill("kemi")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="This form has expired").wait_for()
+    assert_accessible(page)
+    page.screenshot(path=str(artifacts_dir / "error-csrf-390.png"), full_page=True)
+    page.get_by_role("link", name="Start again").click()
+    page.get_by_label("Username").fill("kemi")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Reconnect your bank").wait_for()  # filled in again, it works
