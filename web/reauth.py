@@ -61,6 +61,7 @@ def _reauth_page(request: HttpRequest, *, next_url: str, returned: LinkedAccount
         "connect_js_url": settings.MONO_CONNECT_JS_URL,
         "public_key": public_key(),
         "hide_reauth_banner": True,
+        "returned": returned is not None,  # back from Mono's page: continue by itself once confirmed
     }
     return _reauth_csp(render(request, "accounts/reauth.html", context))
 
