@@ -9,7 +9,13 @@ from accounts.models import LinkAttempt, Notification, User
 
 from .lists import FastListMixin
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    # Plain multiple selects: Django's two-pane widget puts ARIA on elements that may not carry it, and
+    # the split date and time inputs have no labels (axe); nobody edits when a user signed in or joined.
+    filter_horizontal = ()
+    readonly_fields = ("last_login", "date_joined")
 
 
 @admin.register(LinkAttempt)
