@@ -83,7 +83,7 @@ def test_keyboard_only_journey_signs_in_reconnects_and_continues(page, live_serv
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_back_from_monos_page_already_confirmed_continues_by_itself(page, live_server, flagged, width):
-    user, account = flagged
+    _user, account = flagged
     LinkedAccount.objects.filter(pk=account.pk).update(reauth_required=False, reauth_completed_at=timezone.now())
     page.set_viewport_size({"width": width, "height": 844})
     sign_in_by_keyboard(page, live_server, lands_on="/")  # nothing flagged: to the dashboard

@@ -266,8 +266,8 @@ def test_closing_the_widget_gives_one_calm_message_and_focus_back_on_reconnect(
     assert card(page, account).get_attribute("data-state") == "needs_reauth"  # the card is back, usable
     assert "error" not in status.get_attribute("class")  # the user's choice, not shown as a fault
     assert status.get_by_role("button").count() == 0  # no second "Try again": Reconnect is right there
-    reconnect = page.get_by_role("button", name=re.compile("^Reconnect GTBank"))
     assert page.evaluate("document.activeElement.dataset.role") == "reconnect"  # focus back where it was
+    assert page.get_by_role("button", name=re.compile("^Reconnect GTBank")).is_enabled()
     account.refresh_from_db()
     assert account.reauth_submitted_at is None
     page.keyboard.press("Enter")  # opens the widget again, and the old message goes
