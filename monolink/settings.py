@@ -39,9 +39,9 @@ INSTALLED_APPS = [
     "linking",
     "web",
     "staff.apps.StaffConfig",
-    "axes",
+    "staff.apps.SignInLockoutsConfig",  # axes, under a plain name
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "staff.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, under a plain name
     "django_prometheus",
     "health_check",
     "operations",
