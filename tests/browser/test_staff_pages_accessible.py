@@ -94,14 +94,24 @@ def test_staff_sign_in_with_its_second_factor_has_no_serious_violations(page, li
     assert_accessible(page)
 
 
-def test_action_confirmation_has_no_serious_violations(page, live_server, staff_site):
+def test_clear_flag_confirmation_looks_destructive_and_refuses_an_empty_reason(
+    page, live_server, staff_site, artifacts_dir
+):
     signed_in_as_staff(page, live_server)
     page.goto(f"{live_server.url}/admin/accounts/linkedaccount/")
     page.locator("input.action-select").first.check()
     page.locator("select[name=action]").select_option("clear_reauth_flag_action")
     page.locator("button[name=index]").click()  # Django's "Go"
-    page.get_by_role("button", name="Clear the flag").wait_for()
+    confirm = page.get_by_role("button", name="Clear the flag")
+    back = page.get_by_role("link", name="No, take me back")
+    confirm.wait_for()
+    style = "e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]"
+    assert confirm.evaluate(style) != back.evaluate(style)  # red "clear" is no twin of "go back"
+    assert confirm.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(186, 33, 33)"  # admin's delete red
     assert_accessible(page)
-    page.get_by_role("button", name="Clear the flag").click()  # no reason: refused with a message
-    page.wait_for_load_state()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.screenshot(path=str(artifacts_dir / "admin-clear-flag-confirm.png"), full_page=True)
+    confirm.click()  # no reason: the server refuses it, in words
+    page.get_by_text("Give a reason: it is kept in the admin log").wait_for()
+    assert LinkedAccount.objects.get(pk=staff_site.pk).reauth_required
     assert_accessible(page)
