@@ -160,6 +160,11 @@ class LinkedAccount(models.Model):
         return self.State.AWAITING if self.is_awaiting else self.State.NEEDS_REAUTH
 
     @property
+    def is_flagged(self) -> bool:
+        """The flagged() rule for one row: the bank wants the user again, and the link still exists."""
+        return self.reauth_required and not self.unlinked_at
+
+    @property
     def is_awaiting(self) -> bool:
         """The grace-period rule for one row (LinkedAccountQuerySet.awaiting is the same as a filter)."""
         grace_start = timezone.now() - settings.REAUTH_GRACE_PERIOD

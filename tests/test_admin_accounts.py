@@ -132,7 +132,7 @@ def test_list_shows_user_bank_number_state_badge_and_last_delivery_in_words(admi
     assert "ada" in text and "GTBank" in text and flagged.account_number_masked in text
     assert '<span class="badge badge-needs_reauth">Needs reconnecting</span>' in text
     local = now.astimezone(timezone.get_current_timezone())
-    assert f'reauthorisation required<br><span class="quiet">{local:%-d %b %Y, %H:%M}</span>' in text
+    assert f'Bank asks to sign in again<br><span class="quiet">{local:%-d %b %Y, %H:%M}</span>' in text
     assert '<td class="field-data_status_label">Available</td>' in text
     assert f'<span class="quiet">GTBank {flagged.account_number_masked}</span>' in text
     assert "Account number masked" not in text and "Institution name" not in text

@@ -13,12 +13,13 @@ from collections import Counter
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import urlencode
 from django.utils.text import Truncator
 
+from accounts.models import LinkedAccount
 from monolink.mono import events
 from monolink.text import count_noun, when
 from webhooks import pipeline
@@ -36,7 +37,7 @@ class EventFilter(admin.SimpleListFilter):
     parameter_name = "event"
 
     def lookups(self, request, model_admin):
-        return [(name, events.short(name)) for name in events.ALL]
+        return [(name, events.label(name)) for name in events.ALL]  # plain words, not Mono's snake_case
 
     def queryset(self, request, queryset):
         return queryset.filter(event=self.value()) if self.value() else queryset
@@ -119,7 +120,14 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         match = request.resolver_match
         if match and match.url_name and match.url_name.endswith("_changelist"):
             # A body may be up to WEBHOOK_MAX_BODY_BYTES: a page of 100 must not haul them all.
-            qs = qs.defer("body", "headers", "traceback")
+            # The account's bank and number come with the page, as subqueries on the unique
+            # mono_account_id index (one lookup per row shown, not a query per row).
+            account = LinkedAccount.objects.filter(mono_account_id=OuterRef("mono_account_id"))
+            qs = qs.defer("body", "headers", "traceback").annotate(
+                account_pk=Subquery(account.values("pk")[:1]),
+                account_bank=Subquery(account.values("institution_name")[:1]),
+                account_number=Subquery(account.values("account_number_masked")[:1]),
+            )
         return qs
 
     # The log is a record: viewable by staff with view permission, never edited through the admin.
@@ -153,9 +161,16 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
     def account(self, obj):
         if not obj.mono_account_id:
             return "-"
-        # A link to the accounts list searched by id: no query per row.
-        url = reverse("admin:accounts_linkedaccount_changelist") + "?" + urlencode({"q": obj.mono_account_id})
-        return format_html('<a href="{}">{}</a>', url, obj.mono_account_id)
+        if hasattr(obj, "account_pk"):  # the list: annotated by get_queryset
+            account_pk, bank, number = obj.account_pk, obj.account_bank, obj.account_number
+        else:  # one delivery's page: one query
+            account = LinkedAccount.objects.filter(mono_account_id=obj.mono_account_id).first()
+            account_pk = account and account.pk
+            bank, number = (account.institution_name, account.account_number_masked) if account else ("", "")
+        if account_pk is None:  # a delivery that beat its account here (or for an account never linked)
+            return format_html('<span class="quiet">Not linked here ({})</span>', obj.mono_account_id)
+        url = reverse("admin:accounts_linkedaccount_change", args=[account_pk])
+        return format_html('<a href="{}">{} {}</a>', url, bank or "Bank account", number)
 
     @admin.display(description="error", empty_value="")
     def short_error(self, obj):

@@ -65,7 +65,7 @@ class LinkedAccountAdmin(FastListMixin, AccountActions, admin.ModelAdmin):
         "user",
         "reauth_state",
         "data_status_label",
-        "reauth_requested_at",
+        "flagged_since",
         "last_delivery",
     ]
     list_display_links = ["account_cell"]
@@ -229,6 +229,11 @@ class LinkedAccountAdmin(FastListMixin, AccountActions, admin.ModelAdmin):
     def reauth_state(self, obj):
         state = obj.state
         return format_html('<span class="badge badge-{}">{}</span>', state.value, state.label)
+
+    @admin.display(description="flagged", ordering="reauth_requested_at", empty_value="-")
+    def flagged_since(self, obj):
+        # Only for a flag that stands now: reauth_requested_at stays after a flag clears (history).
+        return when(obj.reauth_requested_at) if obj.is_flagged else None
 
     @admin.display(description="needs reconnecting")
     def flag(self, obj):
