@@ -263,7 +263,8 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["sent_at"], name="notification_sent_at_idx")]  # sent_counts(since)
 
     def __str__(self) -> str:
-        return f"{self.kind} for account {self.account_id}"
+        # Who got it, about which account: "First email to ada about GTBank ******4821".
+        return f"{self.kind} to {self.account.user} about {self.account}"
 
     @property
     def kind(self) -> str:

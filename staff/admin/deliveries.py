@@ -21,6 +21,7 @@ from django.utils.text import Truncator
 
 from accounts.models import LinkedAccount
 from monolink.mono import events
+from monolink.mono.types import mask_account_number
 from monolink.text import count_noun, when
 from webhooks import pipeline
 from webhooks.models import WebhookEvent
@@ -83,6 +84,19 @@ def _pretty_json(value) -> str:
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_ACCOUNT_NUMBER_KEYS = {"accountNumber", "account_number"}  # v1 and v2 spellings
+_LONG_NUMBER = re.compile(r"\d{8,}")  # a NUBAN is 10 digits
+
+
+def _masked(value):
+    """The body with every account number masked as every other screen shows it ('******6789')."""
+    if isinstance(value, dict):
+        return {
+            k: mask_account_number(str(v)) if k in _ACCOUNT_NUMBER_KEYS and v else _masked(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 @admin.register(WebhookEvent)
@@ -98,7 +112,7 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
     actions = ["reprocess"]
     fields = [
         "received_at",
-        "event",
+        "event_description",
         "account",
         "event_id",
         "occurred_at",
@@ -153,6 +167,15 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
     def event_name(self, obj):
         return events.label(obj.event)
 
+    @admin.display(description="event")
+    def event_description(self, obj):
+        # What it means, then Mono's own name (what Mono's support and docs call it).
+        return format_html('{} <span class="quiet">({})</span>', events.label(obj.event), obj.event or "none")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_reprocess": self.has_reprocess_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="status")
     def status_badge(self, obj):
         return format_html('<span class="badge badge-{}">{}</span>', obj.status, obj.get_status_display())
@@ -182,12 +205,13 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
             '<span class="error-excerpt" title="{}">{}</span>', first_line, Truncator(first_line).chars(70)
         )
 
-    @admin.display(description="body")
+    @admin.display(description="body (account numbers masked)")
     def body_pre(self, obj):
         try:
-            text = _pretty_json(json.loads(obj.body))
+            text = _pretty_json(_masked(json.loads(obj.body)))
         except ValueError:
-            text = obj.body  # kept as received; escaped below like everything else
+            # Kept as received (escaped below like everything else), any long run of digits masked.
+            text = _LONG_NUMBER.sub(lambda m: mask_account_number(m.group(0)), obj.body)
         return format_html("<pre>{}</pre>", text)
 
     @admin.display(description="headers (webhook secret removed at storage)")

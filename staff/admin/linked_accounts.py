@@ -24,7 +24,7 @@ from django.utils.text import smart_split, unescape_string_literal
 from accounts.models import LinkedAccount, Notification
 from monolink.mono import events
 from monolink.templatetags.money import minor_units
-from monolink.text import when
+from monolink.text import plain_words, when
 from webhooks.models import WebhookEvent
 
 from .account_actions import AccountActions
@@ -104,9 +104,9 @@ class LinkedAccountAdmin(FastListMixin, AccountActions, admin.ModelAdmin):
             {
                 "fields": [
                     "institution_name",
-                    "institution_type",
+                    "institution_type_label",
                     "institution_bank_code",
-                    "account_type",
+                    "account_type_label",
                     "balance_display",
                     "data_status_label",
                     "auth_method_label",
@@ -247,11 +247,19 @@ class LinkedAccountAdmin(FastListMixin, AccountActions, admin.ModelAdmin):
 
     @admin.display(description="data")
     def data_status_label(self, obj):
-        return obj.data_status.capitalize() if obj.data_status else "-"
+        return plain_words(obj.data_status)
 
     @admin.display(description="sign-in method")
     def auth_method_label(self, obj):
-        return obj.auth_method.replace("_", " ").capitalize() if obj.auth_method else "-"
+        return plain_words(obj.auth_method)
+
+    @admin.display(description="bank type")
+    def institution_type_label(self, obj):
+        return plain_words(obj.institution_type)
+
+    @admin.display(description="account type")
+    def account_type_label(self, obj):
+        return plain_words(obj.account_type)
 
     @admin.display(description="balance")
     def balance_display(self, obj):

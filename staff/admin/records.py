@@ -55,12 +55,12 @@ class NotificationStepFilter(admin.SimpleListFilter):
 class NotificationAdmin(FastListMixin, admin.ModelAdmin):
     """Every email sent about a broken link. Written only by the email task; read-only here."""
 
-    list_display = ["sent_at", "kind", "account", "flagged_at"]
-    list_select_related = ["account"]
+    list_display = ["sent_at", "kind", "user", "account", "flagged_at"]
+    list_select_related = ["account__user"]
     list_filter = [NotificationStepFilter]
     search_fields = ["=account__mono_account_id"]
     search_help_text = "Exact Mono account id."
-    fields = ["account", "kind", "flagged_at", "sent_at", "created_at"]
+    fields = ["user", "account", "kind", "flagged_at", "sent_at", "created_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request):
@@ -68,6 +68,10 @@ class NotificationAdmin(FastListMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="sent to")
+    def user(self, obj: Notification):
+        return obj.account.user
 
     def has_delete_permission(self, request, obj=None):
         return False  # a deleted record would make the reconciler send that email again
