@@ -33,6 +33,13 @@ class LinkedAccountQuerySet(models.QuerySet):
         confirmation, so not sent back to the re-auth page meanwhile (LinkedAccount.is_awaiting)."""
         return self.flagged().filter(_awaiting_since(now))
 
+    def for_dashboard(self) -> LinkedAccountQuerySet:
+        """Linked before unlinked (NULLs first on every database), flagged first among them: what
+        needs the user leads the page."""
+        return self.order_by(
+            models.F("unlinked_at").asc(nulls_first=True), "-reauth_required", "institution_name", "id"
+        )
+
     def needing_user(self, now: datetime | None = None) -> LinkedAccountQuerySet:
         """Flagged accounts the user should be sent to fix: flagged and not awaiting confirmation."""
         return self.flagged().exclude(_awaiting_since(now))

@@ -32,6 +32,7 @@ def flagged(db):
             data_status="AVAILABLE",
             reauth_required=flagged,
             reauth_requested_at=timezone.now() if flagged else None,
+            details_as_of=timezone.now(),
         )
     return user
 
@@ -160,3 +161,23 @@ def test_error_pages_look_like_the_site_and_lead_back(page, live_server, flagged
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Reconnect your bank").wait_for()  # filled in again, it works
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_dashboard_banner_lines_up_and_links_share_one_colour(page, live_server, flagged, width, artifacts_dir):
+    signed_in_as(page, live_server, flagged)
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto(f"{live_server.url}/")
+
+    banner = page.get_by_test_id("reauth-banner").locator("p").bounding_box()
+    heading = page.get_by_role("heading", name="Your bank accounts").bounding_box()
+    assert abs(banner["x"] - heading["x"]) <= 1  # the banner's text starts where the content does
+    links = "[...document.querySelectorAll('main a:not(.button), button.link')].map(a => getComputedStyle(a).color)"
+    colours = page.evaluate(links)
+    page.goto(f"{live_server.url}/no-such-page/")  # the support address, a plain link
+    colours += page.evaluate(links)
+    page.goto(f"{live_server.url}/")
+    assert len(colours) >= 2 and len(set(colours)) == 1, colours
+    titles = [t.inner_text() for t in page.locator("li.account .account-title").all()]
+    assert titles[0].startswith("First Bank of Nigeria") and titles[-1].startswith("Kuda Bank")  # flagged first
+    page.screenshot(path=str(artifacts_dir / f"dashboard-flagged-{width}.png"), full_page=True)
