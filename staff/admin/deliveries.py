@@ -193,7 +193,8 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         if account_pk is None:  # a delivery that beat its account here (or for an account never linked)
             return format_html('<span class="quiet">Not linked here ({})</span>', obj.mono_account_id)
         url = reverse("admin:accounts_linkedaccount_change", args=[account_pk])
-        return format_html('<a href="{}">{} {}</a>', url, bank or "Bank account", number)
+        # Two lines, like the accounts list: a long bank name must not cut the number off.
+        return format_html('<a href="{}">{}<br><span class="quiet">{}</span></a>', url, bank or "Bank account", number)
 
     @admin.display(description="error", empty_value="")
     def short_error(self, obj):
