@@ -33,6 +33,13 @@ class LinkedAccountQuerySet(models.QuerySet):
         confirmation, so not sent back to the re-auth page meanwhile (LinkedAccount.is_awaiting)."""
         return self.flagged().filter(_awaiting_since(now))
 
+    def for_dashboard(self) -> LinkedAccountQuerySet:
+        """Linked before unlinked (NULLs first on every database), flagged first among them: what
+        needs the user leads the page."""
+        return self.order_by(
+            models.F("unlinked_at").asc(nulls_first=True), "-reauth_required", "institution_name", "id"
+        )
+
     def needing_user(self, now: datetime | None = None) -> LinkedAccountQuerySet:
         """Flagged accounts the user should be sent to fix: flagged and not awaiting confirmation."""
         return self.flagged().exclude(_awaiting_since(now))
@@ -160,6 +167,11 @@ class LinkedAccount(models.Model):
         return self.State.AWAITING if self.is_awaiting else self.State.NEEDS_REAUTH
 
     @property
+    def is_flagged(self) -> bool:
+        """The flagged() rule for one row: the bank wants the user again, and the link still exists."""
+        return self.reauth_required and not self.unlinked_at
+
+    @property
     def is_awaiting(self) -> bool:
         """The grace-period rule for one row (LinkedAccountQuerySet.awaiting is the same as a filter)."""
         grace_start = timezone.now() - settings.REAUTH_GRACE_PERIOD
@@ -262,7 +274,8 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["sent_at"], name="notification_sent_at_idx")]  # sent_counts(since)
 
     def __str__(self) -> str:
-        return f"{self.kind} for account {self.account_id}"
+        # Who got it, about which account: "First email to ada about GTBank ******4821".
+        return f"{self.kind} to {self.account.user} about {self.account}"
 
     @property
     def kind(self) -> str:

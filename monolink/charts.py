@@ -28,7 +28,8 @@ class Chart:
     height: int
     bars: list[Bar]
     top: int  # the value the full height stands for
-    ticks: list[tuple[float, str]]  # (x, label) under the bars
+    ticks: list[tuple[float, str]]  # (x, label) under the bars: x is the centre of the label's day
+    gridlines: list[tuple[float, int]] = ()  # (y, value) for the y-axis, from 0 up to `top`
 
 
 def _nice_top(largest: int) -> int:
@@ -71,8 +72,15 @@ def grouped_columns(
                     name,
                 )
             )
-    ticks = [(round(i * slot + slot * 0.1, 2), labels[i]) for i in range(0, count, tick_every)]
-    return Chart(width=width, height=height, bars=bars, top=top, ticks=ticks)
+    # Centred under the day's own columns (drawn with text-anchor: middle).
+    ticks = [(round((i + 0.5) * slot, 2), labels[i]) for i in range(0, count, tick_every)]
+    return Chart(width=width, height=height, bars=bars, top=top, ticks=ticks, gridlines=_gridlines(top, height))
+
+
+def _gridlines(top: int, height: int) -> list[tuple[float, int]]:
+    """0, the middle and the top of the axis; only whole numbers (a top of 1 gets 0 and 1)."""
+    values = [0, top // 2, top] if top % 2 == 0 else [0, top]
+    return [(round(height - height * value / top, 2), value) for value in values]
 
 
 def horizontal_bars(items: Sequence[tuple[str, int]], *, width: int = 400, row: int = 22) -> Chart:

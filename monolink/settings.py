@@ -17,6 +17,7 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = required_secret("SECRET_KEY", debug=DEBUG)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "web.errors.csrf_failure"  # the site's "this form has expired" page, not Django's
 
 INSTALLED_APPS = [
     "staff.apps.StaffAdminConfig",  # django.contrib.admin with the staff second factor
@@ -38,9 +39,9 @@ INSTALLED_APPS = [
     "linking",
     "web",
     "staff.apps.StaffConfig",
-    "axes",
+    "staff.apps.SignInLockoutsConfig",  # axes, under a plain name
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "staff.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, under a plain name
     "django_prometheus",
     "health_check",
     "operations",
@@ -311,6 +312,8 @@ if _email_url:
 # ever (Django's default: no timeout). No lock is held while sending; the send is recorded after.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="monolink <no-reply@localhost>")
+# Where a locked-out or stuck user writes to; named on the lockout and error pages.
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@localhost")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 REST_FRAMEWORK = {

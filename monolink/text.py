@@ -34,3 +34,8 @@ def duration(value: timedelta | None) -> str:
 def when(value: datetime | None) -> str:
     """Every date staff read in one format (monolink/formats: '23 Nov 2026, 14:05'), local time."""
     return date_format(timezone.localtime(value), "DATETIME_FORMAT") if value else "-"
+
+
+def plain_words(value: str) -> str:
+    """One of Mono's enum values as words: 'PERSONAL_BANKING' → 'Personal banking'; '' → '-'."""
+    return value.replace("_", " ").strip().capitalize() if value else "-"

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web.pages import PasswordResetView, SignInView
+from web.pages import PasswordResetConfirmView, PasswordResetView, SignInView
 
 urlpatterns = [
     path("accounts/login/", SignInView.as_view(), name="login"),
@@ -13,7 +13,7 @@ urlpatterns = [
     path("accounts/password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "accounts/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
@@ -22,6 +22,9 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("", include("web.urls")),
 ]
+
+# The error pages in the site's look; 404 and 403 are Django's handlers with templates/404.html, 403.html.
+handler500 = "web.errors.server_error"
 
 if settings.MONO_SANDBOX:  # the fake Mono the sandbox widget talks to; never mounted with real keys
     urlpatterns.insert(0, path("sandbox/", include("monolink.mono.sandbox_views")))

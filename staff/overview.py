@@ -226,4 +226,6 @@ def page_context(now: datetime | None = None) -> dict:
             },
         ),
         "banks_chart": charts.horizontal_bars(figures.banks),
+        # The chart's figures as a table beside it, newest first, days with something to count.
+        "active_days": [day for day in reversed(figures.days) if day.flags or day.reconnections],
     }

@@ -22,7 +22,11 @@ class TOTPAdminAuthenticationForm(OTPAdminAuthenticationForm):
     form uses it, and a staff member without one is told how to get one.
     """
 
-    otp_token = forms.CharField(required=False, label="Code from your authenticator app")
+    otp_token = forms.CharField(
+        required=False,
+        label="Authenticator code",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
     otp_error_messages = {
         **OTPAdminAuthenticationForm.otp_error_messages,
         "token_required": "Enter the 6-digit code from your authenticator app.",
@@ -43,6 +47,10 @@ class TOTPAdminAuthenticationForm(OTPAdminAuthenticationForm):
 
 
 class MonolinkAdminSite(OTPAdminSite):
+    site_header = "monolink staff"  # not "Django administration"
+    site_title = "monolink staff"
+    index_title = "Overview"
+
     def __init__(self, name: str = "admin"):
         super().__init__(name)
 
@@ -52,8 +60,9 @@ class MonolinkAdminSite(OTPAdminSite):
 
     @property
     def login_template(self):
-        # django-otp's template adds the device and code fields to Django's login page.
-        return "otp/admin111/login.html" if settings.ADMIN_OTP_REQUIRED else None
+        # Django's login page plus one "Authenticator code" field: no device list (staff have one) and
+        # no "Get OTP Challenge" button (a TOTP app needs none), unlike django-otp's own template.
+        return "admin/login_otp.html" if settings.ADMIN_OTP_REQUIRED else None
 
     def has_permission(self, request) -> bool:
         if settings.ADMIN_OTP_REQUIRED:

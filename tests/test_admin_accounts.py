@@ -132,7 +132,7 @@ def test_list_shows_user_bank_number_state_badge_and_last_delivery_in_words(admi
     assert "ada" in text and "GTBank" in text and flagged.account_number_masked in text
     assert '<span class="badge badge-needs_reauth">Needs reconnecting</span>' in text
     local = now.astimezone(timezone.get_current_timezone())
-    assert f'reauthorisation required<br><span class="quiet">{local:%-d %b %Y, %H:%M}</span>' in text
+    assert f'Bank asks to sign in again<br><span class="quiet">{local:%-d %b %Y, %H:%M}</span>' in text
     assert '<td class="field-data_status_label">Available</td>' in text
     assert f'<span class="quiet">GTBank {flagged.account_number_masked}</span>' in text
     assert "Account number masked" not in text and "Institution name" not in text
@@ -278,7 +278,8 @@ def test_clear_flag_refuses_an_empty_reason(admin_client, make_account):
     account = make_account(reauth_required=True, reauth_requested_at=timezone.now())
     response = post_action(admin_client, "clear_reauth_flag_action", [account], post="yes", reason="   ")
     assert response.status_code == 200  # the confirmation page again, with the error
-    assert "Give a reason." in response.text or "This field is required." in response.text
+    assert "Give a reason: it is kept in the admin log" in response.text  # the server's words
+    assert '<form method="post" novalidate>' in response.text  # not the browser's bubble instead
     account.refresh_from_db()
     assert account.reauth_required is True
     assert not LogEntry.objects.exists()
@@ -302,6 +303,24 @@ def test_clear_flag_with_a_reason_clears_through_the_rule_and_logs_the_reason(ad
     assert shown == ["Cleared the flag on 1 account; 1 other was not flagged."]
     entries = {e.object_id: e.change_message for e in LogEntry.objects.all()}
     assert entries == {str(account.pk): "Cleared the re-auth flag. Reason: Bank confirmed by phone"}
+
+
+def test_clear_flag_is_not_offered_for_accounts_that_are_not_flagged(admin_client, make_account):
+    ok, unlinked = make_account(), make_account(reauth_required=True, unlinked_at=timezone.now())
+    response = post_action(admin_client, "clear_reauth_flag_action", [ok, unlinked])
+    assert response.status_code == 302  # no confirmation page for nothing to do
+    shown = [str(m) for m in admin_client.get(LIST_URL).context["messages"]]
+    assert shown == ["None of the selected accounts is flagged: no flag to clear."]
+
+
+def test_clear_flag_confirmation_lists_only_the_flagged_accounts(admin_client, make_account):
+    flagged = make_account(reauth_required=True, reauth_requested_at=timezone.now())
+    ok = make_account()
+    response = post_action(admin_client, "clear_reauth_flag_action", [flagged, ok])
+    assert "for this account?" in response.text and flagged.mono_account_id in response.text
+    assert ok.mono_account_id not in response.text
+    assert "1 other selected account is not flagged: it stays as it is." in response.text
+    assert f'value="{ok.pk}"' not in response.text  # confirming acts on the flagged one only
 
 
 def test_refresh_details_action_queues_one_refresh_per_account_and_says_so_once(

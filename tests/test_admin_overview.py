@@ -151,6 +151,29 @@ def test_columns_scale_to_the_axis_and_zero_draws_no_height():
     assert all(bar.y + bar.height == 50 for bar in chart.bars)  # every column stands on the axis
 
 
+@pytest.mark.parametrize(("values", "lines"), [([0], [0, 1]), ([4], [0, 5]), ([9], [0, 5, 10]), ([150], [0, 100, 200])])
+def test_the_y_axis_starts_at_0_with_whole_gridlines_up_to_the_top(values, lines):
+    chart = charts.grouped_columns(["a"], {"flags": values}, width=100, height=50)
+    assert [value for _y, value in chart.gridlines] == lines
+    assert chart.gridlines[0] == (50, 0) and chart.gridlines[-1] == (0, chart.top)  # 0 on the axis, top at the top
+
+
+def test_each_day_label_sits_at_the_centre_of_its_own_columns():
+    chart = charts.grouped_columns(list("abcdefgh"), {"flags": [1] * 8, "reconnections": [2] * 8}, width=80)
+    for x, label in chart.ticks:
+        own = [bar for bar in chart.bars if bar.label == label]
+        left, right = own[0].x, own[-1].x + own[-1].width
+        assert abs(x - (left + right) / 2) < 0.01
+
+
+def test_overview_shows_the_days_as_a_table_and_explains_the_median(admin_client, busy_day):
+    html = admin_client.get(INDEX_URL).content.decode()
+    table = html.split('data-testid="daily-table"')[1].split("</table>")[0]
+    assert '<th scope="col">Flagged by Mono</th>' in table and table.count("<tr>") >= 2
+    words = html.split('data-testid="median-words">')[1].split("</p>")[0]
+    assert "half of the last 2 reconnections" in words and "took less than 2 h" in words
+
+
 @pytest.mark.postgres
 def test_overview_counts_failed_and_waiting_jobs_from_the_task_engine(db, procrastinate_backend):
     from django.db import connection

@@ -61,6 +61,31 @@ def test_sandbox_command_has_a_copy_button_and_only_for_a_working_link(signed_in
     flagged = make_account(reauth_required=True)
     body = signed_in.get(DASHBOARD).text
 
-    assert f'<code id="break-{ok.pk}">' in body and f'data-copy="#break-{ok.pk}"' in body
+    assert f'<code id="break-{ok.pk}" tabindex="0">' in body and f'data-copy="#break-{ok.pk}"' in body
     assert f"--account {flagged.mono_account_id}" not in body  # already broken: nothing to break
     assert "js/copy-button.js" in body
+
+
+def test_flagged_accounts_come_first_and_unlinked_last(signed_in, make_account):
+    now = timezone.now()
+    make_account(institution_name="Access Bank")
+    make_account(institution_name="Zenith Bank", reauth_required=True, reauth_requested_at=now)
+    make_account(institution_name="Abbey", reauth_required=True, unlinked_at=now)
+    page = signed_in.get(reverse("web:dashboard")).content.decode()
+    order = [page.index(f"{bank}\n") for bank in ("Zenith Bank", "Access Bank", "Abbey")]
+    assert order == sorted(order)
+
+
+def test_a_flagged_accounts_figures_say_how_old_they_are(signed_in, make_account):
+    as_of = timezone.now() - timedelta(days=2)
+    make_account(institution_name="Zenith Bank", reauth_required=True, reauth_requested_at=as_of, details_as_of=as_of)
+    make_account(institution_name="Access Bank", details_as_of=as_of)
+    page = signed_in.get(reverse("web:dashboard")).content.decode()
+    stamp = f"as of {timezone.localtime(as_of):%-d %b, %H:%M}"
+    assert page.count(stamp) == 2  # the flagged account's balance and data status; not the working one's
+
+
+def test_the_dashboards_notices_sit_together_before_the_heading(signed_in, make_account):
+    page = signed_in.get(reverse("web:dashboard")).content.decode()
+    notices = page.index('class="notices"')
+    assert notices < page.index('id="widget-status"') < page.index("<h1>Your bank accounts</h1>")

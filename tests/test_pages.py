@@ -50,6 +50,7 @@ def _old_grace(account):
         (True, None, "/somewhere/", REAUTH + "?next=%2Fsomewhere%2F"),
         (True, None, "https://evil.example/", REAUTH + "?next=%2F"),
         (True, None, "//evil.example/x", REAUTH + "?next=%2F"),
+        (True, None, REAUTH, REAUTH),  # the email's link: no ?next= pointing back at the page itself
         (True, "unlinked", None, DASHBOARD),
         (True, "grace", "/somewhere/", "/somewhere/"),
         (True, "grace_over", None, REAUTH + "?next=%2F"),
@@ -72,7 +73,7 @@ def test_sign_in_redirect_matrix(client, make_account, flag, extra, next_url, ex
 def test_wrong_password_stays_on_sign_in_with_a_message(client, user):
     response = client.post(LOGIN, {"username": "ada", "password": "nope"})
     assert response.status_code == 200
-    assert "correct username and password" in response.content.decode()
+    assert "The username or password is not right" in response.content.decode()
 
 
 # --- reminder banner --------------------------------------------------------------------------------
@@ -173,6 +174,22 @@ def test_not_now_continues_to_a_safe_next(signed_in, make_account):
     assert 'href="/settings/" data-testid="not-now"' in signed_in.get(REAUTH + "?next=/settings/").content.decode()
     unsafe = signed_in.get(REAUTH + "?next=https://evil.example/").content.decode()
     assert 'href="/" data-testid="not-now"' in unsafe
+
+
+@pytest.mark.parametrize("next_url", [REAUTH, REAUTH + "?next=/reconnect/", "/reconnect/?x=1"])
+def test_not_now_never_leads_back_to_the_reauth_page(signed_in, make_account, next_url):
+    make_account(reauth_required=True)
+    body = signed_in.get(REAUTH, {"next": next_url}).content.decode()
+    assert 'href="/" data-testid="not-now">Not now</a>' in body
+
+
+def test_reauth_link_opened_signed_out_ends_with_a_not_now_that_leaves(client, user, make_account):
+    make_account(reauth_required=True)
+    to_sign_in = client.get(REAUTH)  # the email's link, signed out
+    login_url = to_sign_in["Location"]
+    response = client.post(login_url, {"username": "ada", "password": PASSWORD, "next": REAUTH}, follow=True)
+    assert response.redirect_chain[-1][0] == REAUTH
+    assert 'href="/" data-testid="not-now">Not now</a>' in response.content.decode()
 
 
 def test_reauth_page_requires_sign_in(client):

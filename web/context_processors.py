@@ -5,8 +5,9 @@ from accounts.models import LinkedAccount
 
 
 def monolink(request):
-    """The sandbox flag, and the reminder banner's accounts: one query, run only if a page shows it."""
-    context = {"MONO_SANDBOX": settings.MONO_SANDBOX}
+    """The sandbox flag, the support address, and the reminder banner's accounts: one query, run only
+    if a page shows it."""
+    context = {"MONO_SANDBOX": settings.MONO_SANDBOX, "SUPPORT_EMAIL": settings.SUPPORT_EMAIL}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         # Lazy and evaluated once: however many times a template touches it, one query at most.

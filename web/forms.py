@@ -6,12 +6,26 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.validators import RegexValidator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.throttles import MonoActionLimited
 from notifications.tasks import queue_password_reset_email
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, in plain words: what to do, not what went wrong inside."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "The username or password is not right. Check both and try again.",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].error_messages["required"] = "Enter your username"
+        self.fields["password"].error_messages["required"] = "Enter your password"
 
 
 class CodeForm(forms.Form):

@@ -62,6 +62,7 @@ def _reauth_page(request: HttpRequest, *, next_url: str, returned: LinkedAccount
         "connect_js_url": settings.MONO_CONNECT_JS_URL,
         "public_key": public_key(),
         "hide_reauth_banner": True,
+        "returned": returned is not None,  # back from Mono's page: continue by itself once confirmed
     }
     return _reauth_csp(render(request, "accounts/reauth.html", context))
 
@@ -70,7 +71,12 @@ def _reauth_page(request: HttpRequest, *, next_url: str, returned: LinkedAccount
 @login_required
 @require_GET
 def reauth(request):
-    return _reauth_page(request, next_url=safe_next(request, default=reverse("web:dashboard")))
+    return _reauth_page(request, next_url=_way_out(request))
+
+
+def _way_out(request: HttpRequest) -> str:
+    """Where "Not now" and "Continue" lead: `next`, or the dashboard when `next` is this page itself."""
+    return safe_next(request, default=reverse("web:dashboard"), away_from=reverse("web:reauth"))
 
 
 @never_cache
@@ -160,7 +166,7 @@ def reauth_status(request):
 def reauth_hosted(request, account_id: int):
     """The "Reconnect on Mono's page" form: ask Mono for its hosted re-auth page (within the request's
     deadline) and send the user there; Mono sends them back to reauth_returned. The link is not stored."""
-    next_url = safe_next(request, default=reverse("web:dashboard"))
+    next_url = _way_out(request)
     back = reverse("web:reauth") + "?" + urlencode({"next": next_url})
     if not credentials.hosted_reauth_available():
         raise Http404("Mono's hosted re-auth page needs the v2 API.")

@@ -25,6 +25,18 @@ def short(name: str) -> str:
     return name.removeprefix(PREFIX)
 
 
+# What each event means, in the words staff use (the admin's lists, filters and pages).
+PLAIN = {
+    CONNECTED: "Bank linked",
+    REAUTHORISATION_REQUIRED: "Bank asks to sign in again",
+    REAUTHORIZED: "Reconnected",
+    UPDATED: "Data updated",
+    SYNC_FAILED: "Sync failed",
+    UNLINKED: "Bank unlinked",
+}
+
+
 def label(name: str) -> str:
-    """'mono.events.account_reauthorized' → 'account reauthorized': Mono's name, for people to read."""
-    return short(name).replace("_", " ") or "(none)"
+    """'mono.events.account_reauthorized' → 'Reconnected': what it means, for people to read; an event
+    we do not know keeps Mono's name, spaced ('mono.events.new_thing' → 'new thing')."""
+    return PLAIN.get(name) or short(name).replace("_", " ") or "(none)"

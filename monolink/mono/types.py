@@ -33,8 +33,13 @@ class AccountDetails:
 
     @property
     def account_number_masked(self) -> str:
-        digits = self.account_number or ""
-        return f"******{digits[-4:]}" if len(digits) >= 4 else digits
+        return mask_account_number(self.account_number)
+
+
+def mask_account_number(number: str) -> str:
+    """'0123456789' → '******6789': the last four digits, as every screen shows an account number."""
+    number = number or ""
+    return f"******{number[-4:]}" if len(number) >= 4 else number
 
 
 def minor_units(value: Any) -> int | None:

@@ -24,18 +24,18 @@ from webhooks import pipeline
 MAX_ACCOUNTS_PER_ACTION = 100
 
 
+NO_REASON = "Give a reason: it is kept in the admin log with the change."
+
+
 class ClearReasonForm(forms.Form):
+    # Blank or only spaces is refused here, by the server (the page's form has novalidate, so the
+    # browser's own bubble never stands in for this message).
     reason = forms.CharField(
         max_length=500,
+        error_messages={"required": NO_REASON},
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Why the flag can be cleared without Mono's confirmation. Kept in the admin log.",
     )
-
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Give a reason.")
-        return reason
 
 
 class AccountActions:
@@ -63,13 +63,24 @@ class AccountActions:
 
     @admin.action(description="Clear the re-auth flag (with a reason)", permissions=["change"])
     def clear_reauth_flag_action(self, request, queryset):
+        # Offered only for what it can do: the accounts in the selection that are flagged now.
+        selected, flagged = queryset.count(), queryset.flagged()
+        if not flagged.exists():
+            self.message_user(request, "None of the selected accounts is flagged: no flag to clear.", messages.WARNING)
+            return None
         form = ClearReasonForm(request.POST if request.POST.get("post") == "yes" else None)
         if not form.is_valid():
             return self._confirmation_page(
-                request, queryset, "clear_reauth_flag_action", form, confirm_label="Clear the flag", dangerous=True
+                request,
+                flagged,
+                "clear_reauth_flag_action",
+                form,
+                confirm_label="Clear the flag",
+                dangerous=True,
+                left_alone=selected - flagged.count(),
             )
         reason = form.cleaned_data["reason"]
-        accounts = self._selected(request, queryset)
+        accounts = self._selected(request, flagged)
         if accounts is None:
             return None
         cleared = 0
@@ -82,8 +93,8 @@ class AccountActions:
                 cleared += 1
                 self.log_change(request, account, f"Cleared the re-auth flag. Reason: {reason}")
         text = f"Cleared the flag on {count_noun(cleared, 'account')}"
-        if len(accounts) > cleared:
-            not_flagged = len(accounts) - cleared
+        if selected > cleared:
+            not_flagged = selected - cleared
             text += f"; {count_noun(not_flagged, 'other was', 'others were')} not flagged"
         self.message_user(request, f"{text}.", messages.SUCCESS if cleared else messages.WARNING)
         return None
@@ -98,7 +109,15 @@ class AccountActions:
         return accounts
 
     def _confirmation_page(
-        self, request, queryset, action: str, form: forms.Form | None = None, *, confirm_label: str, dangerous=False
+        self,
+        request,
+        queryset,
+        action: str,
+        form: forms.Form | None = None,
+        *,
+        confirm_label: str,
+        dangerous=False,
+        left_alone: int = 0,
     ):
         accounts = self._selected(request, queryset)
         if accounts is None:
@@ -116,6 +135,7 @@ class AccountActions:
             "form": form,
             "dangerous": dangerous,  # a red button only for what cannot be undone by a click
             "confirm_label": confirm_label,
+            "left_alone": left_alone,  # selected, but the action does not apply to them
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/accounts/linkedaccount/action_confirmation.html", context)

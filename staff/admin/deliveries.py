@@ -13,13 +13,15 @@ from collections import Counter
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import urlencode
 from django.utils.text import Truncator
 
+from accounts.models import LinkedAccount
 from monolink.mono import events
+from monolink.mono.types import mask_account_number
 from monolink.text import count_noun, when
 from webhooks import pipeline
 from webhooks.models import WebhookEvent
@@ -36,7 +38,7 @@ class EventFilter(admin.SimpleListFilter):
     parameter_name = "event"
 
     def lookups(self, request, model_admin):
-        return [(name, events.short(name)) for name in events.ALL]
+        return [(name, events.label(name)) for name in events.ALL]  # plain words, not Mono's snake_case
 
     def queryset(self, request, queryset):
         return queryset.filter(event=self.value()) if self.value() else queryset
@@ -82,6 +84,19 @@ def _pretty_json(value) -> str:
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_ACCOUNT_NUMBER_KEYS = {"accountNumber", "account_number"}  # v1 and v2 spellings
+_LONG_NUMBER = re.compile(r"\d{8,}")  # a NUBAN is 10 digits
+
+
+def _masked(value):
+    """The body with every account number masked as every other screen shows it ('******6789')."""
+    if isinstance(value, dict):
+        return {
+            k: mask_account_number(str(v)) if k in _ACCOUNT_NUMBER_KEYS and v else _masked(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 @admin.register(WebhookEvent)
@@ -97,7 +112,7 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
     actions = ["reprocess"]
     fields = [
         "received_at",
-        "event",
+        "event_description",
         "account",
         "event_id",
         "occurred_at",
@@ -119,7 +134,14 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
         match = request.resolver_match
         if match and match.url_name and match.url_name.endswith("_changelist"):
             # A body may be up to WEBHOOK_MAX_BODY_BYTES: a page of 100 must not haul them all.
-            qs = qs.defer("body", "headers", "traceback")
+            # The account's bank and number come with the page, as subqueries on the unique
+            # mono_account_id index (one lookup per row shown, not a query per row).
+            account = LinkedAccount.objects.filter(mono_account_id=OuterRef("mono_account_id"))
+            qs = qs.defer("body", "headers", "traceback").annotate(
+                account_pk=Subquery(account.values("pk")[:1]),
+                account_bank=Subquery(account.values("institution_name")[:1]),
+                account_number=Subquery(account.values("account_number_masked")[:1]),
+            )
         return qs
 
     # The log is a record: viewable by staff with view permission, never edited through the admin.
@@ -145,6 +167,15 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
     def event_name(self, obj):
         return events.label(obj.event)
 
+    @admin.display(description="event")
+    def event_description(self, obj):
+        # What it means, then Mono's own name (what Mono's support and docs call it).
+        return format_html('{} <span class="quiet">({})</span>', events.label(obj.event), obj.event or "none")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_reprocess": self.has_reprocess_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="status")
     def status_badge(self, obj):
         return format_html('<span class="badge badge-{}">{}</span>', obj.status, obj.get_status_display())
@@ -153,9 +184,17 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
     def account(self, obj):
         if not obj.mono_account_id:
             return "-"
-        # A link to the accounts list searched by id: no query per row.
-        url = reverse("admin:accounts_linkedaccount_changelist") + "?" + urlencode({"q": obj.mono_account_id})
-        return format_html('<a href="{}">{}</a>', url, obj.mono_account_id)
+        if hasattr(obj, "account_pk"):  # the list: annotated by get_queryset
+            account_pk, bank, number = obj.account_pk, obj.account_bank, obj.account_number
+        else:  # one delivery's page: one query
+            account = LinkedAccount.objects.filter(mono_account_id=obj.mono_account_id).first()
+            account_pk = account and account.pk
+            bank, number = (account.institution_name, account.account_number_masked) if account else ("", "")
+        if account_pk is None:  # a delivery that beat its account here (or for an account never linked)
+            return format_html('<span class="quiet">Not linked here ({})</span>', obj.mono_account_id)
+        url = reverse("admin:accounts_linkedaccount_change", args=[account_pk])
+        # Two lines, like the accounts list: a long bank name must not cut the number off.
+        return format_html('<a href="{}">{}<br><span class="quiet">{}</span></a>', url, bank or "Bank account", number)
 
     @admin.display(description="error", empty_value="")
     def short_error(self, obj):
@@ -167,12 +206,13 @@ class WebhookEventAdmin(FastListMixin, admin.ModelAdmin):
             '<span class="error-excerpt" title="{}">{}</span>', first_line, Truncator(first_line).chars(70)
         )
 
-    @admin.display(description="body")
+    @admin.display(description="body (account numbers masked)")
     def body_pre(self, obj):
         try:
-            text = _pretty_json(json.loads(obj.body))
+            text = _pretty_json(_masked(json.loads(obj.body)))
         except ValueError:
-            text = obj.body  # kept as received; escaped below like everything else
+            # Kept as received (escaped below like everything else), any long run of digits masked.
+            text = _LONG_NUMBER.sub(lambda m: mask_account_number(m.group(0)), obj.body)
         return format_html("<pre>{}</pre>", text)
 
     @admin.display(description="headers (webhook secret removed at storage)")

@@ -24,7 +24,7 @@ from django.utils.text import smart_split, unescape_string_literal
 from accounts.models import LinkedAccount, Notification
 from monolink.mono import events
 from monolink.templatetags.money import minor_units
-from monolink.text import when
+from monolink.text import plain_words, when
 from webhooks.models import WebhookEvent
 
 from .account_actions import AccountActions
@@ -66,7 +66,7 @@ class LinkedAccountAdmin(SecretLookupsRefused, FastListMixin, AccountActions, ad
         "user",
         "reauth_state",
         "data_status_label",
-        "reauth_requested_at",
+        "flagged_since",
         "last_delivery",
     ]
     list_display_links = ["account_cell"]
@@ -105,9 +105,9 @@ class LinkedAccountAdmin(SecretLookupsRefused, FastListMixin, AccountActions, ad
             {
                 "fields": [
                     "institution_name",
-                    "institution_type",
+                    "institution_type_label",
                     "institution_bank_code",
-                    "account_type",
+                    "account_type_label",
                     "balance_display",
                     "data_status_label",
                     "auth_method_label",
@@ -226,6 +226,11 @@ class LinkedAccountAdmin(SecretLookupsRefused, FastListMixin, AccountActions, ad
         state = obj.state
         return format_html('<span class="badge badge-{}">{}</span>', state.value, state.label)
 
+    @admin.display(description="flagged", ordering="reauth_requested_at", empty_value="-")
+    def flagged_since(self, obj):
+        # Only for a flag that stands now: reauth_requested_at stays after a flag clears (history).
+        return when(obj.reauth_requested_at) if obj.is_flagged else None
+
     @admin.display(description="needs reconnecting")
     def flag(self, obj):
         if not obj.reauth_required:
@@ -238,11 +243,19 @@ class LinkedAccountAdmin(SecretLookupsRefused, FastListMixin, AccountActions, ad
 
     @admin.display(description="data")
     def data_status_label(self, obj):
-        return obj.data_status.capitalize() if obj.data_status else "-"
+        return plain_words(obj.data_status)
 
     @admin.display(description="sign-in method")
     def auth_method_label(self, obj):
-        return obj.auth_method.replace("_", " ").capitalize() if obj.auth_method else "-"
+        return plain_words(obj.auth_method)
+
+    @admin.display(description="bank type")
+    def institution_type_label(self, obj):
+        return plain_words(obj.institution_type)
+
+    @admin.display(description="account type")
+    def account_type_label(self, obj):
+        return plain_words(obj.account_type)
 
     @admin.display(description="balance")
     def balance_display(self, obj):

@@ -10,7 +10,13 @@ from accounts.models import LinkAttempt, Notification, User
 from .lists import FastListMixin
 from .secrets import SecretLookupsRefused
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    # Plain multiple selects: Django's two-pane widget puts ARIA on elements that may not carry it, and
+    # the split date and time inputs have no labels (axe); nobody edits when a user signed in or joined.
+    filter_horizontal = ()
+    readonly_fields = ("last_login", "date_joined")
 
 
 @admin.register(LinkAttempt)
@@ -52,12 +58,12 @@ class NotificationStepFilter(admin.SimpleListFilter):
 class NotificationAdmin(FastListMixin, admin.ModelAdmin):
     """Every email sent about a broken link. Written only by the email task; read-only here."""
 
-    list_display = ["sent_at", "kind", "account", "flagged_at"]
-    list_select_related = ["account"]
+    list_display = ["sent_at", "kind", "user", "account", "flagged_at"]
+    list_select_related = ["account__user"]
     list_filter = [NotificationStepFilter]
     search_fields = ["=account__mono_account_id"]
     search_help_text = "Exact Mono account id."
-    fields = ["account", "kind", "flagged_at", "sent_at", "created_at"]
+    fields = ["user", "account", "kind", "flagged_at", "sent_at", "created_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request):
@@ -65,6 +71,10 @@ class NotificationAdmin(FastListMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="sent to")
+    def user(self, obj: Notification):
+        return obj.account.user
 
     def has_delete_permission(self, request, obj=None):
         return False  # a deleted record would make the reconciler send that email again

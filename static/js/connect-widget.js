@@ -98,6 +98,12 @@
       if (onGiveUp) onGiveUp(message);
       say("error", message, retry);
     }
+    /* The user closed Mono's window: their choice, not a fault. A neutral note, and no "Try again":
+     * the button that opened the window is right there (and gets the focus back). */
+    function closed(message) {
+      if (onGiveUp) onGiveUp(message);
+      say("info", message);
+    }
     if (typeof window.Connect !== "function") {
       giveUp("The secure bank window could not be loaded. Check your internet connection and try again.");
       return;
@@ -119,7 +125,7 @@
         },
         onClose: function () {
           if (succeeded) return;
-          giveUp(closedMessage(lastError));
+          closed(closedMessage(lastError));
         },
         onEvent: function (name, data) {
           if (listen) listen(name, data);

@@ -7,7 +7,8 @@
  * comes back from Mono's hosted page). Once nothing needs the user, "Not now" becomes "Continue";
  * once everything is confirmed the page says so and continues to `next` by itself after a few seconds.
  *
- * Data attributes (no inline script under our CSP): #connect-config data-status-url, data-next-url;
+ * Data attributes (no inline script under our CSP): #connect-config data-status-url, data-returned
+ * (back from Mono's hosted page);
  * buttons data-credential (account mode) or data-credential-url (token mode: minted at the click),
  * data-complete-url.
  */
@@ -74,6 +75,7 @@
       reconnect.hidden = state !== "needs_reauth" || card.dataset.widget === "missing";
       reconnect.disabled = false;
       reconnect.removeAttribute("aria-busy");
+      reconnect.querySelector("[data-role=reconnect-label]").textContent = "Reconnect";
     }
     var hosted = part(card, "hosted");
     if (hosted) hosted.hidden = state !== "needs_reauth";
@@ -206,12 +208,14 @@
     };
     var putBack = function () {
       setCard(card, "needs_reauth", null, "Needs reconnecting");
+      button.focus(); // Mono's window is gone: keyboard users continue where they started
     };
     W.say(null);
     setCard(card, "busy", null, "Reconnecting…");
-    button.hidden = false; // stays in place (disabled) while the credential is minted
+    button.hidden = false; // stays in place (disabled, "Reconnecting…") while Mono's window is open
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
+    button.querySelector("[data-role=reconnect-label]").textContent = "Reconnecting…";
     credentialFor(button)
       .then(function (credential) {
         W.open(
@@ -262,7 +266,8 @@
 
   // --- Mono's script could not load (blocked, offline): offer Mono's own page instead ----------------
 
-  if (typeof window.Connect !== "function" && cards.some(function (c) { return c.dataset.state !== "ok"; })) {
+  // Only while a card still needs the user: back from Mono's page, there is nothing to open any more.
+  if (typeof window.Connect !== "function" && cards.some(function (c) { return c.dataset.state === "needs_reauth"; })) {
     var hostedForms = document.querySelectorAll("[data-role=hosted]");
     cards.forEach(function (card) {
       card.dataset.widget = "missing";
@@ -280,4 +285,6 @@
   }
 
   refreshPage();
+  // Back from Mono's page and Mono confirmed before the page loaded: nothing to wait for, continue.
+  if (startedAllDone && config.dataset.returned) finish();
 })();

@@ -243,7 +243,7 @@ def _wait_until(condition, message: str, timeout: float = 5.0):
         ),
     ],
 )
-def test_closing_or_an_error_in_the_widget_gives_one_message_after_closing_and_a_retry(
+def test_closing_the_widget_gives_one_calm_message_and_focus_back_on_reconnect(
     page, live_server, settings, flagged_user, message, expected
 ):
     _user, account = flagged_user
@@ -251,6 +251,9 @@ def test_closing_or_an_error_in_the_widget_gives_one_message_after_closing_and_a
     sign_in(page, live_server)
     page.get_by_role("button", name=re.compile("^Reconnect GTBank")).click()
     page.locator("#mono-connect--frame-id").wait_for(state="attached")
+    busy = card(page, account).locator("[data-role=reconnect]")
+    assert busy.is_disabled() and busy.inner_text().startswith("Reconnecting…")  # busy, and looks it
+    assert float(busy.evaluate("b => getComputedStyle(b).opacity")) < 1
     status = page.locator("#widget-status")
     if message:
         page.evaluate("m => window.postMessage(m, '*')", message)
@@ -261,13 +264,16 @@ def test_closing_or_an_error_in_the_widget_gives_one_message_after_closing_and_a
     status.get_by_text(expected, exact=False).wait_for()
     assert status.inner_text().count("Nothing was changed") + status.inner_text().count("nothing was changed") == 1
     assert card(page, account).get_attribute("data-state") == "needs_reauth"  # the card is back, usable
-    retry = status.get_by_role("button", name="Try again")
-    assert retry.is_visible()
+    assert "error" not in status.get_attribute("class")  # the user's choice, not shown as a fault
+    assert status.get_by_role("button").count() == 0  # no second "Try again": Reconnect is right there
+    assert page.evaluate("document.activeElement.dataset.role") == "reconnect"  # focus back where it was
+    assert page.get_by_role("button", name=re.compile("^Reconnect GTBank")).is_enabled()
     account.refresh_from_db()
     assert account.reauth_submitted_at is None
-    retry.click()  # opens the widget again, and the old message goes
+    page.keyboard.press("Enter")  # opens the widget again, and the old message goes
     status.get_by_text("Opening the secure window").wait_for()
     assert expected not in status.inner_text()
+    assert busy.is_disabled()
 
 
 def test_token_click_with_mono_down_says_so_and_try_again_mints_again(page, live_server, settings, flagged_user):
