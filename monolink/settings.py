@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from monolink import log_context, logs
+from monolink import email_providers, log_context, logs
 from monolink.env import BASE_DIR, env, forwarded_allow_ips, ip_list, load, log_level, required_secret
 
 load()
@@ -297,6 +297,35 @@ if _email_url:
 # ever (Django's default: no timeout). No lock is held while sending; the send is recorded after.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="monolink <no-reply@localhost>")
+# A transactional provider instead of SMTP, through django-anymail, with bounce and complaint
+# tracking (docs/email.md): amazon_ses, postmark, mailgun or sendgrid, with that provider's keys.
+EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", default="")
+# The tracking webhook, mounted for the provider only; in the sandbox without one, in Postmark's format
+# so `mail_event` can send fake bounces through anymail's real parser. Basic auth: "anymail:<secret>".
+EMAIL_TRACKING_PROVIDER = EMAIL_PROVIDER or ("postmark" if MONO_SANDBOX else "")
+EMAIL_WEBHOOK_SECRET = required_secret("EMAIL_WEBHOOK_SECRET", debug=DEBUG) if EMAIL_TRACKING_PROVIDER else ""
+ANYMAIL = email_providers.anymail_settings(
+    EMAIL_PROVIDER,
+    webhook_secret=EMAIL_WEBHOOK_SECRET,
+    timeout_seconds=EMAIL_TIMEOUT,
+    debug=DEBUG,
+    keys={
+        "AWS_ACCESS_KEY_ID": env.str("AWS_ACCESS_KEY_ID", default=""),
+        "AWS_SECRET_ACCESS_KEY": env.str("AWS_SECRET_ACCESS_KEY", default=""),
+        "AWS_REGION": env.str("AWS_REGION", default=""),
+        "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
+        "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
+        "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
+        "MAILGUN_API_URL": env.str("MAILGUN_API_URL", default=""),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+        "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
+        "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": env.str("SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY", default=""),
+    },
+)
+if EMAIL_PROVIDER and _email_url:
+    raise ImproperlyConfigured("Set EMAIL_PROVIDER or EMAIL_URL (SMTP), not both.")
+if EMAIL_PROVIDER:
+    EMAIL_BACKEND = email_providers.BACKENDS[EMAIL_PROVIDER]
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 REST_FRAMEWORK = {
