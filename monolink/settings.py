@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "csp",
     "procrastinate.contrib.django",
+    "anymail",  # its system checks (insecure or deprecated settings)
     # The project's layers, lowest first (docs/architecture.md): each imports only those listed before it.
     "monolink.apps.MonolinkConfig",
     "accounts",
