@@ -122,7 +122,7 @@ def record_tracking_event(*, event: AnymailTrackingEvent, provider: str) -> Reco
             delivery_status=status, delivery_status_at=occurred_at, delivery_reason=_reason(event)
         )
     if status in UNREACHABLE and recipient:
-        label = "marked our email as spam" if status is DeliveryStatus.COMPLAINED else "hard bounce"
+        label = "Marked our email as spam" if status is DeliveryStatus.COMPLAINED else "Hard bounce"
         mark_unreachable(address=recipient, reason=f"{label}: {_reason(event)}".rstrip(": "), at=occurred_at)
     log.info(
         "email event recorded provider=%s type=%s status=%s matched=%s",
