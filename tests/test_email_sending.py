@@ -187,3 +187,32 @@ def test_a_configured_provider_starts(tmp_path):
     )
 
     assert "ImproperlyConfigured" not in result.stderr, result.stderr
+
+
+def test_the_providers_keys_and_the_webhook_secret_are_redacted_from_log_lines(settings):
+    import io
+    import logging
+
+    from monolink.logs import REDACTED, JsonFormatter, RedactSecretsFilter
+
+    settings.EMAIL_WEBHOOK_SECRET = "email-webhook-secret-0123"
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "POSTMARK_SERVER_TOKEN": TOKEN,
+        "MAILGUN_WEBHOOK_SIGNING_KEY": "mg-signing-0123",
+    }
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactSecretsFilter())
+    logger = logging.getLogger("tests.email_redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("provider said %s / %s / %s", TOKEN, "email-webhook-secret-0123", "mg-signing-0123")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+    assert stream.getvalue().count(REDACTED) == 3
+    assert TOKEN not in stream.getvalue()
