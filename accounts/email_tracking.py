@@ -44,6 +44,11 @@ class EmailEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        indexes = [
+            # Staff's exact searches: everything the provider said about one address or one email.
+            models.Index(fields=["recipient"], name="emailevent_recipient_idx"),
+            models.Index(fields=["message_id"], name="emailevent_message_id_idx"),
+        ]
         constraints = [
             # SES sends one notification (one id) for all of a message's recipients: one row each.
             models.UniqueConstraint(

@@ -216,3 +216,12 @@ def test_the_providers_keys_and_the_webhook_secret_are_redacted_from_log_lines(s
 
     assert stream.getvalue().count(REDACTED) == 3
     assert TOKEN not in stream.getvalue()
+
+
+def test_a_short_webhook_secret_is_refused_in_production(settings):
+    from monolink.checks import email_webhook_secret_length_check
+
+    settings.EMAIL_WEBHOOK_SECRET = "short-secret"
+    assert [e.id for e in email_webhook_secret_length_check(None)] == ["monolink.E004"]
+    settings.EMAIL_WEBHOOK_SECRET = "a-long-enough-secret-0123"
+    assert email_webhook_secret_length_check(None) == []
