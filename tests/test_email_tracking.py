@@ -215,3 +215,15 @@ def test_the_site_mounts_only_its_providers_endpoint(settings, user):
     assert response.status_code == 200
     user.refresh_from_db()
     assert not user.email_reachable
+
+
+def test_an_event_costs_a_handful_of_statements_new_or_replayed(sent, django_assert_num_queries):
+    sent("postmark")
+    # In the test's transaction BEGIN/COMMIT read as SAVEPOINT/RELEASE: find the email, savepoint,
+    # INSERT, release, UPDATE its status (a bounce adds the user's mark).
+    with django_assert_num_queries(7):
+        post_event("postmark", "delivered")
+    with django_assert_num_queries(8):
+        post_event("postmark", "bounced")
+    with django_assert_num_queries(7):  # a replay: the INSERT refused, rolled back to its savepoint
+        post_event("postmark", "bounced")
