@@ -301,10 +301,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="monolink <no-reply@l
 # A transactional provider instead of SMTP, through django-anymail, with bounce and complaint
 # tracking (docs/email.md): amazon_ses, postmark, mailgun or sendgrid, with that provider's keys.
 EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", default="")
-# The tracking webhook, mounted for the provider only; in the sandbox without one, in Postmark's format
-# so `mail_event` can send fake bounces through anymail's real parser. Basic auth: "anymail:<secret>".
-EMAIL_TRACKING_PROVIDER = EMAIL_PROVIDER or ("postmark" if MONO_SANDBOX else "")
-EMAIL_WEBHOOK_SECRET = required_secret("EMAIL_WEBHOOK_SECRET", debug=DEBUG) if EMAIL_TRACKING_PROVIDER else ""
+# The tracking webhook's basic auth ("anymail:<secret>"): required with a provider. The endpoint is
+# mounted for the provider only; in the sandbox without one (with DEBUG, or on a demo site that set
+# the secret), in Postmark's format, so `mail_event` can send fake bounces through anymail's parser.
+EMAIL_WEBHOOK_SECRET = required_secret("EMAIL_WEBHOOK_SECRET", debug=DEBUG, optional=not EMAIL_PROVIDER)
+EMAIL_TRACKING_PROVIDER = EMAIL_PROVIDER or ("postmark" if MONO_SANDBOX and EMAIL_WEBHOOK_SECRET else "")
 ANYMAIL = email_providers.anymail_settings(
     EMAIL_PROVIDER,
     webhook_secret=EMAIL_WEBHOOK_SECRET,

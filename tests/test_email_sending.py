@@ -225,3 +225,19 @@ def test_a_short_webhook_secret_is_refused_in_production(settings):
     assert [e.id for e in email_webhook_secret_length_check(None)] == ["monolink.E004"]
     settings.EMAIL_WEBHOOK_SECRET = "a-long-enough-secret-0123"
     assert email_webhook_secret_length_check(None) == []
+
+
+def test_a_sandbox_demo_site_without_a_provider_needs_no_email_webhook_secret():
+    # Nothing to track without a provider: the sandbox's endpoint for mail_event stays unmounted.
+    result = _check(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "s" * 50,
+            "MONO_WEBHOOK_SECRET": "w" * 30,
+            "MONO_SANDBOX": "true",
+            "TASKS_ALLOW_IN_PROCESS": "true",
+            "EMAIL_WEBHOOK_SECRET": "",
+        }
+    )
+
+    assert result.returncode == 0, result.stderr
