@@ -77,7 +77,7 @@ def send_due_email(*, mono_account_id: str, step: int) -> str:
         # The provider will not send to this address (suppressed after a bounce, or invalid): asking
         # again would be refused again, so the address is marked and the job ends here.
         delivery.mark_unreachable(
-            address=account.user.email, reason="refused by the email provider when sending", at=timezone.now()
+            address=account.user.email, reason="Refused by the email provider when sending", at=timezone.now()
         )
         log.warning("re-auth email refused by the provider account=%s step=%s", account.pk, step)
         return "refused"
