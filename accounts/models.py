@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from .email_tracking import DeliveryStatus, EmailEvent  # noqa: F401  (EmailEvent: a model of this app)
+
 
 class User(AbstractUser):
     """The project's user, custom from the first migration so it can grow without a rewrite."""
@@ -15,6 +17,27 @@ class User(AbstractUser):
     # The newest reconnection the dashboard has told this user about ("Access Bank reconnected"),
     # so each notice shows once, on whichever device the user opens next.
     reconnections_seen_at = models.DateTimeField(null=True, blank=True)
+    # Set when the email provider reports a hard bounce or a complaint for this address (written only
+    # by notifications.delivery): no reminder goes there, staff see it, the dashboard asks the user to
+    # check the address. Changing the address clears it.
+    email_undeliverable_at = models.DateTimeField("can't be reached by email since", null=True, blank=True)
+    email_undeliverable_reason = models.CharField("why email can't reach them", max_length=255, blank=True)
+
+    class Meta(AbstractUser.Meta):
+        indexes = [
+            # The staff overview's count and the linked-account list's filter: only the marked few.
+            models.Index(
+                fields=["email_undeliverable_at"],
+                name="user_email_undeliverable_idx",
+                condition=models.Q(email_undeliverable_at__isnull=False),
+            ),
+        ]
+
+    @property
+    def email_reachable(self) -> bool:
+        """No bounce or complaint marks the address: for one row (the reconciler filters on the same
+        field, notifications.schedule.due_emails)."""
+        return self.email_undeliverable_at is None
 
 
 class LinkedAccountQuerySet(models.QuerySet):
@@ -265,13 +288,25 @@ class Notification(models.Model):
     step = models.PositiveSmallIntegerField(help_text="0: the first email; 1, 2, …: reminders.")
     sent_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the email provider said since (notifications.delivery): its message id, to match its
+    # tracking events, or our Message-ID header when sent by SMTP or the console (no provider id).
+    message_id = models.CharField("message id", max_length=255, blank=True)
+    delivery_status = models.CharField(
+        "delivery", max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.SENT
+    )
+    delivery_status_at = models.DateTimeField("delivery status since", null=True, blank=True)
+    delivery_reason = models.CharField("provider's reason", max_length=255, blank=True)
 
     class Meta:
         ordering = ["-sent_at"]
         constraints = [
             models.UniqueConstraint(fields=["account", "flagged_at", "step"], name="notification_once_per_step"),
         ]
-        indexes = [models.Index(fields=["sent_at"], name="notification_sent_at_idx")]  # sent_counts(since)
+        indexes = [
+            models.Index(fields=["sent_at"], name="notification_sent_at_idx"),  # sent_counts(since)
+            # A tracking event finds its email by the provider's message id.
+            models.Index(fields=["message_id"], name="notification_message_id_idx", condition=~models.Q(message_id="")),
+        ]
 
     def __str__(self) -> str:
         # Who got it, about which account: "First email to ada about GTBank ******4821".

@@ -68,3 +68,21 @@ def webhook_secret_length_check(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security)
+def email_webhook_secret_length_check(app_configs, **kwargs):
+    # The tracking webhook's basic-auth password is all that stands between a stranger and "this
+    # user can't be reached" (Postmark and SES sign nothing): as long as Mono's.
+    secret = settings.EMAIL_WEBHOOK_SECRET
+    if not settings.DEBUG and settings.EMAIL_TRACKING_PROVIDER and len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
+        return [
+            Error(
+                f"EMAIL_WEBHOOK_SECRET is {len(secret)} characters long; production needs at least "
+                f"{MIN_WEBHOOK_SECRET_LENGTH}.",
+                hint="Generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))', and put it in "
+                "the tracking URL you give the provider (docs/email.md).",
+                id="monolink.E004",
+            )
+        ]
+    return []

@@ -77,11 +77,14 @@ def load() -> bool:
 _DEV_ONLY_PREFIX = "dev-insecure-"
 
 
-def required_secret(name: str, *, debug: bool) -> str:
-    """Return a secret; in production refuse to start without a real one, naming the variable."""
+def required_secret(name: str, *, debug: bool, optional: bool = False) -> str:
+    """Return a secret; in production refuse to start without a real one, naming the variable.
+    `optional`: in production, unset is allowed (""), for a feature that is off without it."""
     value = env.str(name, default="")
     if debug:
         return value or f"{_DEV_ONLY_PREFIX}{name.lower()}"
+    if optional and not value:
+        return ""
     if not value or value.startswith(_DEV_ONLY_PREFIX) or value.startswith("change-me"):
         raise ImproperlyConfigured(
             f"{name} must be set to a real secret when DEBUG is off "

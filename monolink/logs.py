@@ -7,7 +7,8 @@ a dependency that moves.)
 
 The filter is the safety net for "a secret must never reach a log": whatever a message, its
 arguments, its extra fields or a traceback contain, the values of MONO_SECRET_KEY,
-MONO_WEBHOOK_SECRET, SECRET_KEY, the SMTP and database passwords are replaced before any handler
+MONO_WEBHOOK_SECRET, SECRET_KEY, the SMTP and database passwords, the email provider's keys and
+webhook secret are replaced before any handler
 writes the record. (Re-auth tokens are per-account values no filter can know: code never logs them.)
 """
 
@@ -20,7 +21,20 @@ from datetime import UTC, datetime
 REDACTED = "[redacted]"
 # Settings whose values must never be written out. Short values are skipped: a 3-character "secret"
 # would redact half the log and protects nothing.
-SECRET_SETTINGS = ("MONO_SECRET_KEY", "MONO_WEBHOOK_SECRET", "SECRET_KEY", "EMAIL_HOST_PASSWORD")
+SECRET_SETTINGS = (
+    "MONO_SECRET_KEY",
+    "MONO_WEBHOOK_SECRET",
+    "SECRET_KEY",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_WEBHOOK_SECRET",
+)
+# The email provider's keys, inside ANYMAIL (monolink/email_providers.py).
+ANYMAIL_SECRETS = (
+    "POSTMARK_SERVER_TOKEN",
+    "MAILGUN_API_KEY",
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "SENDGRID_API_KEY",
+)
 MIN_SECRET_LENGTH = 8
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged as a field.
@@ -35,6 +49,9 @@ def _secret_values() -> list[str]:
         return []
     values = [getattr(settings, name, "") or "" for name in SECRET_SETTINGS]
     values.append(settings.DATABASES.get("default", {}).get("PASSWORD") or "")
+    anymail = getattr(settings, "ANYMAIL", {})
+    values += [anymail.get(name) or "" for name in ANYMAIL_SECRETS]
+    values.append(anymail.get("AMAZON_SES_SESSION_PARAMS", {}).get("aws_secret_access_key") or "")
     # Longest first, so a secret that contains another is replaced whole.
     return sorted({v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
 

@@ -22,6 +22,7 @@ os.environ.update(
         "DEBUG": "false",
         "SECRET_KEY": "test-secret-key-for-the-suite-only-0123456789",
         "MONO_WEBHOOK_SECRET": "test-webhook-secret",
+        "EMAIL_WEBHOOK_SECRET": "test-email-webhook-secret",
         "MONO_SANDBOX": "true",  # no Mono keys: the sandbox client, unless a test sets the real one
     }
 )

@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("operations.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("anymail/", include("notifications.urls")),  # the email provider's tracking webhook
     path("", include("web.urls")),
 ]
 

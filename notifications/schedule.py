@@ -50,7 +50,8 @@ def due_emails(*, now: datetime, limit: int) -> list[DueEmail]:
     """Flagged accounts whose latest due email is not recorded, oldest flag first.
 
     The first email only counts as missing after REAUTH_EMAIL_GRACE (the webhook's own job sends it
-    within seconds). Users without an address are left out (nothing to send), and so are accounts
+    within seconds). Users without an address, or whose address bounced or complained (until it
+    changes, notifications.delivery), are left out (nothing to send), and so are accounts
     whose reconciler email is already waiting in the queue, so accounts stuck retrying (a mail
     server refusing an address) never hold up the rest of the batch.
     """
@@ -69,6 +70,7 @@ def due_emails(*, now: datetime, limit: int) -> list[DueEmail]:
         LinkedAccount.objects.flagged()
         .filter(reauth_requested_at__lte=now - settings.REAUTH_EMAIL_GRACE)
         .exclude(user__email="")
+        .filter(user__email_undeliverable_at__isnull=True)  # User.email_reachable: no bounce, no complaint
         .annotate(due=step_sql, last=Coalesce(Subquery(last_sent.values("step")[:1]), Value(-1)))
         .filter(last__lt=F("due"))
     )

@@ -52,11 +52,12 @@ def _reauth_email(mono_account_id: str, step: int) -> dict:
     return {"lock": f"mail:{mono_account_id}", "mono_account_id": mono_account_id, "step": step}
 
 
-# A mail server answering 4xx (451 greylisting, full queues) or not answering is transient.
+# A mail server answering 4xx (451 greylisting, full queues) or not answering is transient, and so is
+# a provider answering 5xx or 429 or not at all. A provider refusing the address is not (notifications.email).
 @app.task(
     name="accounts.tasks.send_reauth_email",
     queue=QUEUE_MAIL,
-    retry=Backoff(max_attempts=12, retry_exceptions=(smtplib.SMTPException, OSError)),
+    retry=Backoff(max_attempts=12, retry_exceptions=(smtplib.SMTPException, OSError, email.ProviderUnavailable)),
 )
 def send_reauth_email(mono_account_id: str, step: int = 0) -> str:
     """Send email `step` about the account's current flag, at most once (notifications.email)."""

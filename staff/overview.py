@@ -7,7 +7,8 @@ Every figure costs the same at 1,000 or 1,000,000 accounts (bench/admin_lists.py
   (a delivery log row each, duplicates already dropped; the account row keeps only the latest flag)
   counted once into DailyEventCount (webhookevent_event_idx, index-only), only the last minutes live;
 - time from flag to reconnect: the latest reconnections, read from linkedaccount_reconnected_idx;
-- flagged accounts by bank: linkedaccount_flagged_bank_idx (index-only).
+- flagged accounts by bank: linkedaccount_flagged_bank_idx (index-only);
+- users email can't reach: user_email_undeliverable_idx (partial: only the marked few).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, PositiveIntegerField, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -50,6 +52,7 @@ class Overview:
     failed_deliveries: int
     emails_sent: int
     reminders_sent: int
+    unreachable_by_email: int
     tasks_failed: int | None  # None: no task engine tables in this database
     tasks_waiting: int | None
     days: list[Day]
@@ -197,6 +200,7 @@ def build(now: datetime | None = None) -> Overview:
         failed_deliveries=WebhookEvent.objects.problems_since(last_day).count(),
         emails_sent=emails,
         reminders_sent=reminders,
+        unreachable_by_email=get_user_model().objects.filter(email_undeliverable_at__isnull=False).count(),
         tasks_failed=tasks_failed,
         tasks_waiting=tasks_waiting,
         days=[

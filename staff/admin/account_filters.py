@@ -82,3 +82,27 @@ class UnlinkedFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(unlinked_at__isnull=True)
         return queryset
+
+
+class EmailReachFilter(admin.SimpleListFilter):
+    """Users email can't reach (a hard bounce or a complaint, notifications.delivery): their reminders
+    have stopped. The marked users are few and partially indexed (user_email_undeliverable_idx)."""
+
+    title = "email"
+    parameter_name = "email"
+
+    def lookups(self, request, model_admin):
+        return [("unreachable", "Can't be reached"), ("reachable", "Reachable")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unreachable":
+            return queryset.filter(**{f"{self.user_path}email_undeliverable_at__isnull": False})
+        if self.value() == "reachable":
+            return queryset.filter(**{f"{self.user_path}email_undeliverable_at__isnull": True})
+        return queryset
+
+    user_path = "user__"  # from a linked account; UserEmailReachFilter filters users themselves
+
+
+class UserEmailReachFilter(EmailReachFilter):
+    user_path = ""

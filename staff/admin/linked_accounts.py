@@ -28,7 +28,7 @@ from monolink.text import plain_words, when
 from webhooks.models import WebhookEvent
 
 from .account_actions import AccountActions
-from .account_filters import DataStatusFilter, InstitutionFilter, ReauthStateFilter, UnlinkedFilter
+from .account_filters import DataStatusFilter, EmailReachFilter, InstitutionFilter, ReauthStateFilter, UnlinkedFilter
 from .lists import FastListMixin
 from .secrets import SecretLookupsRefused
 
@@ -40,7 +40,7 @@ class NotificationInline(admin.TabularInline):
 
     model = Notification
     verbose_name_plural = "Emails about broken links (first email and reminders)"
-    fields = ["kind", "flagged_at", "sent_at"]
+    fields = ["kind", "flagged_at", "sent_at", "delivery_status", "delivery_status_at", "delivery_reason"]
     readonly_fields = fields
     ordering = ["-sent_at"]
     extra = 0
@@ -73,7 +73,7 @@ class LinkedAccountAdmin(SecretLookupsRefused, FastListMixin, AccountActions, ad
     # Only columns an index can sort: a click on another header would sort a million rows.
     sortable_by = ["reauth_requested_at"]
     list_select_related = ["user"]
-    list_filter = [ReauthStateFilter, DataStatusFilter, InstitutionFilter, UnlinkedFilter]
+    list_filter = [ReauthStateFilter, DataStatusFilter, InstitutionFilter, UnlinkedFilter, EmailReachFilter]
     # Partial matches, answered by trigram indexes on PostgreSQL (see get_search_results).
     search_fields = ["account_name", "account_number_masked", "user__username", "user__email", "mono_account_id"]
     search_help_text = "Name, username, email, last digits of the account number, or Mono account id."
@@ -83,7 +83,19 @@ class LinkedAccountAdmin(SecretLookupsRefused, FastListMixin, AccountActions, ad
     # reauth_token_fingerprint holds only a token's fingerprint; still not a form field: rules write it, staff read it.
     exclude = ["reauth_token_fingerprint"]
     fieldsets = [
-        (None, {"fields": ["user", "account_label", "account_number_masked", "reauth_state", "mono_account_id"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "user",
+                    "user_email",
+                    "account_label",
+                    "account_number_masked",
+                    "reauth_state",
+                    "mono_account_id",
+                ]
+            },
+        ),
         (
             "Reconnection",
             {
@@ -207,6 +219,22 @@ class LinkedAccountAdmin(SecretLookupsRefused, FastListMixin, AccountActions, ad
         }
 
     # --- columns and read-only fields ---
+
+    @admin.display(description="user's email")
+    def user_email(self, obj):
+        user = obj.user
+        if not user.email:
+            return "No address: no email can be sent."
+        if user.email_reachable:
+            return user.email
+        return format_html(
+            '{} <span class="badge badge-unreachable">Can\'t be reached by email</span><br>'
+            '<span class="quiet">Since {}: {}. Reminders have stopped; changing the address (the user\'s page) '
+            "clears this.</span>",
+            user.email,
+            when(user.email_undeliverable_at),
+            user.email_undeliverable_reason or "reported by the email provider",
+        )
 
     @admin.display(description="account", ordering="account_name")
     def account_label(self, obj):

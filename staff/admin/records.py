@@ -5,18 +5,33 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.models import LinkAttempt, Notification, User
+from accounts.models import EmailEvent, LinkAttempt, Notification, User
+from notifications import delivery
 
+from .account_filters import UserEmailReachFilter
 from .lists import FastListMixin
 from .secrets import SecretLookupsRefused
 
 
 @admin.register(User)
-class StaffUserAdmin(UserAdmin):
+class MonolinkUserAdmin(UserAdmin):
+    """Django's user admin, plus whether email reaches the user; a new address lifts the mark."""
+
     # Plain multiple selects: Django's two-pane widget puts ARIA on elements that may not carry it, and
     # the split date and time inputs have no labels (axe); nobody edits when a user signed in or joined.
     filter_horizontal = ()
-    readonly_fields = ("last_login", "date_joined")
+    list_filter = [*UserAdmin.list_filter, UserEmailReachFilter]
+    fieldsets = [
+        *UserAdmin.fieldsets,
+        ("Email delivery", {"fields": ["email_undeliverable_at", "email_undeliverable_reason"]}),
+    ]
+    readonly_fields = ["last_login", "date_joined", "email_undeliverable_at", "email_undeliverable_reason"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # The rule is the service's: any change of address clears "can't be reached by email".
+        if change and "email" in form.changed_data:
+            delivery.address_changed(user_pk=obj.pk)
 
 
 @admin.register(LinkAttempt)
@@ -58,12 +73,23 @@ class NotificationStepFilter(admin.SimpleListFilter):
 class NotificationAdmin(FastListMixin, admin.ModelAdmin):
     """Every email sent about a broken link. Written only by the email task; read-only here."""
 
-    list_display = ["sent_at", "kind", "user", "account", "flagged_at"]
+    list_display = ["sent_at", "kind", "user", "account", "flagged_at", "delivery_status"]
     list_select_related = ["account__user"]
-    list_filter = [NotificationStepFilter]
-    search_fields = ["=account__mono_account_id"]
-    search_help_text = "Exact Mono account id."
-    fields = ["user", "account", "kind", "flagged_at", "sent_at", "created_at"]
+    list_filter = [NotificationStepFilter, "delivery_status"]
+    search_fields = ["=account__mono_account_id", "=message_id"]
+    search_help_text = "Exact Mono account id, or the email provider's message id."
+    fields = [
+        "user",
+        "account",
+        "kind",
+        "flagged_at",
+        "sent_at",
+        "message_id",
+        "delivery_status",
+        "delivery_status_at",
+        "delivery_reason",
+        "created_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request):
@@ -82,3 +108,35 @@ class NotificationAdmin(FastListMixin, admin.ModelAdmin):
     @admin.display(description="email", ordering="step")
     def kind(self, obj: Notification) -> str:
         return obj.kind
+
+
+@admin.register(EmailEvent)
+class EmailEventAdmin(FastListMixin, admin.ModelAdmin):
+    """Every tracking event the email provider sent, once each (notifications.delivery); read-only."""
+
+    list_display = ["received_at", "provider", "event_type", "status", "recipient", "notification"]
+    list_filter = ["status"]  # choices: no DISTINCT over the table to draw it
+    search_fields = ["=recipient", "=message_id"]
+    search_help_text = "Exact address, or the provider's message id."
+    fields = [
+        "provider",
+        "event_id",
+        "event_type",
+        "status",
+        "message_id",
+        "recipient",
+        "reason",
+        "occurred_at",
+        "received_at",
+        "notification",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what the provider said is what staff answer users from
