@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.core.validators import RegexValidator
 from django.http import HttpRequest, JsonResponse
+
+from monolink.mono import CODE_MAX_LENGTH, code_validator
 
 
 class CodeForm(forms.Form):
     """The one-time `code` the Connect widget hands to onSuccess."""
 
-    # Mono's codes are short opaque tokens; anything else is garbage, not something to send to Mono.
-    code = forms.CharField(
-        max_length=512,
-        validators=[RegexValidator(r"^[A-Za-z0-9._:~-]+$", "The code has characters Mono never uses.")],
-    )
+    code = forms.CharField(max_length=CODE_MAX_LENGTH, validators=[code_validator])
 
 
 class LinkForm(CodeForm):
