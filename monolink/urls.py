@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("operations.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("api/", include("api.urls")),  # the mobile API (docs/mobile.md)
     path("", include("web.urls")),
 ]
 

@@ -70,12 +70,19 @@ def issue_credential(*, user, account_id: int, deadline: Deadline) -> Credential
     if settings.MONO_REAUTH_MODE == "account":
         return Credential(mode="account", value=account.mono_account_id, expires_at=None)
     minted, _change = _mint(account.mono_account_id, deadline)
-    return Credential(mode="token", value=minted.token, expires_at=minted.issued_at + settings.MONO_REAUTH_TOKEN_LIFETIME)
+    expires_at = minted.issued_at + settings.MONO_REAUTH_TOKEN_LIFETIME
+    return Credential(mode="token", value=minted.token, expires_at=expires_at)
 
 
 def reauth_credential(*, user, account_id: int, deadline: Deadline) -> str:
     """What the web page's click passes to `connect.reauthorise(...)` (issue_credential's value)."""
     return issue_credential(user=user, account_id=account_id, deadline=deadline).value
+
+
+def widget_public_key() -> str:
+    """The public key the widget or SDK opens with. The sandbox widget accepts any key; Connect itself
+    refuses an empty one."""
+    return settings.MONO_PUBLIC_KEY or ("test_pk_sandbox" if settings.MONO_SANDBOX else "")
 
 
 def hosted_reauth_available() -> bool:

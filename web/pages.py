@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 from accounts import throttles
 from accounts.models import LinkAttempt, LinkedAccount
 from monolink.client_address import client_ip
+from reauth import credentials
 from reauth.notices import take_reconnection_notices
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,7 @@ def widget_context(response: HttpResponse) -> HttpResponse:
 
 
 def public_key() -> str:
-    # The sandbox widget accepts any key; Connect itself refuses an empty one.
-    return settings.MONO_PUBLIC_KEY or ("test_pk_sandbox" if settings.MONO_SANDBOX else "")
+    return credentials.widget_public_key()
 
 
 @login_required
