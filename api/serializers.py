@@ -14,9 +14,18 @@ from reauth.cards import app_state, reauth_card
 STATES = ["ok", "needs_reauth", "awaiting", "reconnected", "unlinked"]
 
 
+class TextField(serializers.CharField):
+    """Text only: DRF's CharField turns 12 into "12", but a number where a code belongs is garbage."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class SignInSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    username = TextField(max_length=150)
+    password = TextField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
 class TokenSerializer(serializers.Serializer):
@@ -81,7 +90,7 @@ class AccountSerializer(ReauthStatusSerializer):
 class SummarySerializer(serializers.Serializer):
     """The launch screen: send the user to re-auth when `needs_reauth` is not empty."""
 
-    needs_reauth = ReauthStatusSerializer(many=True)
+    needs_reauth = ReauthStatusSerializer(many=True, source="needs_user")
     awaiting = ReauthStatusSerializer(many=True)
     reconnected = ReauthStatusSerializer(many=True)
 
@@ -101,15 +110,11 @@ class CredentialSerializer(serializers.Serializer):
 class CompleteSerializer(serializers.Serializer):
     """The SDK's onSuccess. `code` is optional: a re-auth may end without one."""
 
-    code = serializers.CharField(
-        required=False, allow_blank=True, max_length=CODE_MAX_LENGTH, validators=[code_validator]
-    )
+    code = TextField(required=False, allow_blank=True, max_length=CODE_MAX_LENGTH, validators=[code_validator])
 
 
 class HostedSerializer(serializers.Serializer):
-    return_to = serializers.CharField(
-        required=False, help_text="One of the server's MOBILE_DEEP_LINKS (default: the first)."
-    )
+    return_to = TextField(required=False, help_text="One of the server's MOBILE_DEEP_LINKS (default: the first).")
 
     def validate_return_to(self, value: str) -> str:
         if value not in settings.MOBILE_DEEP_LINKS:
@@ -123,8 +128,8 @@ class HostedAnswerSerializer(serializers.Serializer):
 
 
 class LinkSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=CODE_MAX_LENGTH, validators=[code_validator])
-    institution = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    code = TextField(max_length=CODE_MAX_LENGTH, validators=[code_validator])
+    institution = TextField(max_length=128, required=False, allow_blank=True, default="")
 
 
 class AttemptSerializer(serializers.Serializer):
