@@ -4,9 +4,10 @@ copy) and its docs page: open with DEBUG, staff only in production."""
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 
 from monolink.problems import CONTENT_TYPE
 
@@ -66,10 +67,23 @@ class DocsAccess:
     def get_exception_handler(self):
         return exception_handler
 
+    def handle_exception(self, exc):
+        # These views render YAML or HTML; a refusal is a problem document like every /api/ error.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), CONTENT_TYPE
+        return response
+
 
 class SchemaView(DocsAccess, SpectacularAPIView):
     pass
 
 
-class DocsView(DocsAccess, SpectacularSwaggerView):
-    pass
+class DocsView(DocsAccess, SpectacularSwaggerSplitView):
+    """Swagger UI, its start-up script served from here (no inline script under our CSP); the UI
+    itself from its pinned CDN build (SPECTACULAR_SETTINGS["SWAGGER_UI_DIST"])."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        cdn = "https://cdn.jsdelivr.net"
+        response._csp_update = {"script-src": [cdn], "style-src": [cdn], "img-src": [cdn]}
+        return response
