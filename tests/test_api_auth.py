@@ -4,6 +4,7 @@ that never opens the admin."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -208,3 +209,19 @@ def test_the_webhook_keeps_drfs_own_answers(client):
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
     assert "type" not in response.json()
+
+
+def test_passwords_and_tokens_reach_no_log_and_no_lockout_record(client, user, caplog):
+    from axes.models import AccessAttempt, AccessLog
+
+    caplog.set_level(logging.DEBUG)
+    sign_in(client, password="wrong-pw-4242")
+    token = sign_in(client).json()["token"]
+    client.get(ACCOUNTS, HTTP_AUTHORIZATION=f"Bearer {token}")
+    client.get(ACCOUNTS, HTTP_AUTHORIZATION=f"Bearer {token}x")  # a refused token is not echoed either
+
+    assert AccessLog.objects.exists()  # axes recorded the sign-in: its record is checked, not an empty table
+    for secret in ("wrong-pw-4242", "pw-ada-12345", token):
+        assert secret not in caplog.text
+        for model in (AccessAttempt, AccessLog):
+            assert secret not in str(list(model.objects.values()))
