@@ -57,5 +57,5 @@ class Summary(ApiView):
     @extend_schema(operation_id="summary", responses=SummarySerializer)
     def get(self, request):
         """What needs the user now, for the app's launch screen (one query)."""
-        summary = summarise(list(users_accounts(request).filter(unlinked_at__isnull=True)))
+        summary = summarise(list(users_accounts(request).linked()))
         return Response(SummarySerializer(summary).data)
