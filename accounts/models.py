@@ -24,6 +24,10 @@ class LinkedAccountQuerySet(models.QuerySet):
     def linked(self) -> LinkedAccountQuerySet:
         return self.filter(unlinked_at__isnull=True)
 
+    def in_display_order(self) -> LinkedAccountQuerySet:
+        """How the dashboard and the app list a user's accounts: linked ones first, by bank."""
+        return self.order_by("unlinked_at", "institution_name", "id")
+
     def flagged(self) -> LinkedAccountQuerySet:
         """Accounts whose bank wants the user again; an unlinked account never counts."""
         return self.linked().filter(reauth_required=True)

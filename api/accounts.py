@@ -19,7 +19,7 @@ from .serializers import AccountSerializer, ReauthStatusSerializer, SummarySeria
 
 
 def users_accounts(request):
-    return LinkedAccount.objects.for_user(request.user).order_by("unlinked_at", "institution_name", "id")
+    return LinkedAccount.objects.for_user(request.user).in_display_order()
 
 
 class AccountList(ApiView):

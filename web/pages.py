@@ -87,7 +87,7 @@ def public_key() -> str:
 @login_required
 @require_GET
 def dashboard(request):
-    accounts = list(LinkedAccount.objects.for_user(request.user).order_by("unlinked_at", "institution_name", "id"))
+    accounts = list(LinkedAccount.objects.for_user(request.user).in_display_order())
     context = {
         "accounts": accounts,
         "link_attempts": LinkAttempt.objects.for_user(request.user).on_dashboard(),
