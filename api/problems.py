@@ -7,6 +7,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts.throttles import MonoActionLimited
 from monolink.mono import TRANSIENT, MonoError, MonoRateLimited
 from monolink.problems import CONTENT_TYPE, problem
 
@@ -53,6 +54,8 @@ def _readable(data) -> str:
 def exception_handler(exc, context):
     """DRF's handler (it turns Http404 and PermissionDenied into 404 and 403 and adds Retry-After and
     WWW-Authenticate), then the body rewritten as a problem document. None (a 500) stays Django's."""
+    if isinstance(exc, MonoActionLimited):  # the services' per-user limit on calls to Mono (the pages' too)
+        exc = exceptions.Throttled(wait=exc.retry_after, detail=exc.user_message)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

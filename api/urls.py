@@ -38,5 +38,5 @@ urlpatterns = [
     *[path("v1/" + str(p.pattern), p.callback, name=p.name) for p in v1],
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
-    re_path(r"^.*$", Unknown.as_view(), name="unknown"),
+    re_path(r"^[\s\S]*$", Unknown.as_view(), name="unknown"),  # not ".": a %0A in the path is ours too
 ]

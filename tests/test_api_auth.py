@@ -225,3 +225,8 @@ def test_passwords_and_tokens_reach_no_log_and_no_lockout_record(client, user, c
         assert secret not in caplog.text
         for model in (AccessAttempt, AccessLog):
             assert secret not in str(list(model.objects.values()))
+
+
+def test_an_unknown_address_with_a_newline_in_it_is_a_problem_too(client):
+    # A "." route pattern stops at a newline; Django's HTML 404 would answer instead of the API's shape.
+    assert_problem(client.get("/api/v1/reauth/returned/a%0Ab/x/"), 404)

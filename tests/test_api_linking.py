@@ -101,3 +101,13 @@ def test_linking_is_throttled_per_user(api, settings, stub_mono):
     assert link(api, code="code_a").status_code == 201
     assert_problem(link(api, code="code_b"), 429)
     assert stub_mono.count("exchange") == 1
+
+
+def test_the_services_mono_limit_is_a_429_problem_with_retry_after(api, stub_mono):
+    """The same per-user limit the page has (accounts.throttles), past the API's own throttle."""
+    answers = [link(api, code=f"code_{n}") for n in range(7)]
+
+    limited = answers[-1]
+    assert_problem(limited, 429)
+    assert int(limited["Retry-After"]) > 0
+    assert stub_mono.count("exchange") == 5  # the limit: five new codes a minute reach Mono
