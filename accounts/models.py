@@ -56,9 +56,9 @@ class LinkedAccountQuerySet(models.QuerySet):
         confirmation, so not sent back to the re-auth page meanwhile (LinkedAccount.is_awaiting)."""
         return self.flagged().filter(_awaiting_since(now))
 
-    def for_dashboard(self) -> LinkedAccountQuerySet:
-        """Linked before unlinked (NULLs first on every database), flagged first among them: what
-        needs the user leads the page."""
+    def in_display_order(self) -> LinkedAccountQuerySet:
+        """How the dashboard and the app list a user's accounts: linked before unlinked (NULLs first
+        on every database), flagged first among them (what needs the user leads), then by bank."""
         return self.order_by(
             models.F("unlinked_at").asc(nulls_first=True), "-reauth_required", "institution_name", "id"
         )

@@ -11,7 +11,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from accounts.models import LinkAttempt
+from accounts.models import LinkAttempt, LinkedAccount
 from accounts.throttles import LINK, limit_mono_action
 from monolink.mono import TRANSIENT, Deadline
 
@@ -50,3 +50,10 @@ def start_link(*, user, code: str, institution_name: str, deadline: Deadline) ->
         log.info("link pending attempt=%s: %s; the background task takes over", attempt.pk, type(exc).__name__)
         attempt.refresh_from_db()
         return attempt
+
+
+def attempt_account(attempt: LinkAttempt) -> LinkedAccount | None:
+    """The account a linked attempt created (None while pending or failed)."""
+    if attempt.status != LinkAttempt.Status.LINKED:
+        return None
+    return LinkedAccount.objects.filter(mono_account_id=attempt.mono_account_id).first()

@@ -12,11 +12,14 @@ import os
 import re
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 from django.views.debug import SafeExceptionReporterFilter
 
 from monolink.client_address import is_trusted_proxy
+from monolink.problems import problem_response
 
 FORWARDED_PREFIX = "HTTP_X_FORWARDED_"
 
@@ -78,3 +81,19 @@ def restrict_sqlite_file(sender, connection, **kwargs) -> None:
                 os.chmod(path, 0o600)
         except FileNotFoundError:
             continue
+
+
+def lockout_response(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None):
+    """django-axes' answer to a locked-out sign-in (AXES_LOCKOUT_CALLABLE): the lockout page, or under
+    /api/ a problem document an app can show (the same rule and cool-off either way)."""
+    minutes = round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    if request.path.startswith("/api/"):
+        detail = (
+            f"Sign-in for this username is paused after {settings.AXES_FAILURE_LIMIT} wrong passwords. "
+            f"Wait {minutes} minutes, then try again."
+        )
+        response = problem_response(429, detail, code="signin-locked")
+        response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+        return response
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "cooloff_timedelta": settings.AXES_COOLOFF_TIME}
+    return render(request, settings.AXES_LOCKOUT_TEMPLATE, context, status=429)

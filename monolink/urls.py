@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("operations.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("anymail/", include("notifications.urls")),  # the email provider's tracking webhook
+    path("api/", include("api.urls")),  # the mobile API (docs/mobile.md)
     path("", include("web.urls")),
 ]
 

@@ -13,6 +13,8 @@ from django.utils.formats import date_format
 
 from accounts.models import LinkedAccount
 
+from .notices import RECONNECTION_NOTICE_WINDOW
+
 
 @dataclass(frozen=True)
 class Card:
@@ -50,3 +52,31 @@ def reauth_card(account: LinkedAccount, *, returned: bool = False) -> Card:
     since = account.reauth_requested_at
     when = f" on {date_format(timezone.localtime(since), 'j M Y, H:i')}" if since else ""
     return Card(account, "needs_reauth", "Needs reconnecting", f"Your bank asked you to sign in again{when}.")
+
+
+def app_state(account: LinkedAccount) -> str:
+    """The state an app shows for one account: LinkedAccount.state, with "reconnected" for an account
+    whose flag cleared within the dashboard's notice window (the same week the web says so)."""
+    state = account.state
+    completed = account.reauth_completed_at
+    if state == LinkedAccount.State.OK and completed and completed > timezone.now() - RECONNECTION_NOTICE_WINDOW:
+        return "reconnected"
+    return str(state)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What needs the user now, for an app's launch screen: the same rules as the sign-in redirect."""
+
+    needs_user: list[LinkedAccount]
+    awaiting: list[LinkedAccount]
+    reconnected: list[LinkedAccount]
+
+
+def summarise(accounts: list[LinkedAccount]) -> Summary:
+    states = [(account, app_state(account)) for account in accounts]
+    return Summary(
+        needs_user=[a for a, s in states if s == LinkedAccount.State.NEEDS_REAUTH],
+        awaiting=[a for a, s in states if s == LinkedAccount.State.AWAITING],
+        reconnected=[a for a, s in states if s == "reconnected"],
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -49,21 +50,42 @@ def _mint(mono_account_id: str, deadline: Deadline | None) -> tuple[ReauthToken,
     return minted, change
 
 
-def reauth_credential(*, user, account_id: int, deadline: Deadline) -> str:
-    """What the user's click passes to `connect.reauthorise(...)` for one of their flagged accounts.
+@dataclass(frozen=True)
+class Credential:
+    """What a Connect widget or SDK needs to open one account in re-auth scope."""
 
-    Account mode (connect.js >= 2.1.0) passes the Mono account id: no call to Mono. Token mode mints a
-    token now, at the click (it lives 10 minutes, so one minted earlier may be dead by the time the
-    user clicks), within the request's deadline; MonoError propagates for the view to word.
-    LinkedAccount.DoesNotExist when the account is not this user's or no longer flagged;
+    mode: str  # "account" (SDKs from 2.1: the Mono account id) or "token" (older builds)
+    value: str  # the Mono account id, or a re-auth token minted now
+    expires_at: datetime | None  # a token's end of life; an account id does not expire
+
+
+def issue_credential(*, user, account_id: int, deadline: Deadline) -> Credential:
+    """The credential for one of the user's flagged accounts, in the mode the deployment uses.
+
+    Account mode (connect.js and the mobile SDKs from 2.1) passes the Mono account id: no call to Mono.
+    Token mode mints a token now, at the click (it lives 10 minutes, so one minted earlier may be dead
+    by the time the user clicks), within the request's deadline; MonoError propagates for the view to
+    word. LinkedAccount.DoesNotExist when the account is not this user's or no longer flagged;
     MonoActionLimited after too many tokens for it in a minute (Mono is not called).
     """
     account = LinkedAccount.objects.for_user(user).flagged().get(pk=account_id)
     if settings.MONO_REAUTH_MODE == "account":
-        return account.mono_account_id
+        return Credential(mode="account", value=account.mono_account_id, expires_at=None)
     limit_mono_action(user, RECONNECT, account.pk)
     minted, _change = _mint(account.mono_account_id, deadline)
-    return minted.token
+    expires_at = minted.issued_at + settings.MONO_REAUTH_TOKEN_LIFETIME
+    return Credential(mode="token", value=minted.token, expires_at=expires_at)
+
+
+def reauth_credential(*, user, account_id: int, deadline: Deadline) -> str:
+    """What the web page's click passes to `connect.reauthorise(...)` (issue_credential's value)."""
+    return issue_credential(user=user, account_id=account_id, deadline=deadline).value
+
+
+def widget_public_key() -> str:
+    """The public key the widget or SDK opens with. The sandbox widget accepts any key; Connect itself
+    refuses an empty one."""
+    return settings.MONO_PUBLIC_KEY or ("test_pk_sandbox" if settings.MONO_SANDBOX else "")
 
 
 def hosted_reauth_available() -> bool:
@@ -91,3 +113,18 @@ def record_reauth_attempt(*, user, account_id: int) -> LinkedAccount:
     account.reauth_submitted_at = timezone.now()
     account.save(update_fields=["reauth_submitted_at", "updated_at"])
     return account
+
+
+def finish_reauth(*, user, account_id: int) -> LinkedAccount:
+    """The widget or SDK reported success (with or without a code: some builds send none): remember it
+    and wait for Mono's webhook. If Mono's account_reauthorized beat the app here, that is success
+    too. LinkedAccount.DoesNotExist when the account is not this user's, or still flagged yet not
+    recordable (unlinked).
+    """
+    try:
+        return record_reauth_attempt(user=user, account_id=account_id)
+    except LinkedAccount.DoesNotExist:
+        account = LinkedAccount.objects.for_user(user).linked().filter(pk=account_id).first()
+        if account is None or account.reauth_required:
+            raise
+        return account

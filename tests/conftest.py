@@ -146,6 +146,17 @@ def signed_in(client, user):
 
 
 @pytest.fixture
+def api(client, user):
+    """The test client as Ada's phone: a device token from the API's sign-in, sent as a Bearer header
+    on every request (`api.token`)."""
+    answer = client.post("/api/v1/auth/sign-in/", {"username": "ada", "password": "pw-ada-12345"}, "application/json")
+    assert answer.status_code == 200, answer.content
+    client.token = answer.json()["token"]
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {client.token}"
+    return client
+
+
+@pytest.fixture
 def make_account(db, user):
     """Makes Ada's linked accounts (LinkedAccountFactory; any field can be given, `user` too),
     numbered from 0001 in every test."""

@@ -7,10 +7,10 @@ import json
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
-from django.core.validators import RegexValidator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.throttles import MonoActionLimited
+from monolink.mono import CODE_MAX_LENGTH, code_validator
 from notifications.tasks import queue_password_reset_email
 
 
@@ -31,11 +31,7 @@ class SignInForm(AuthenticationForm):
 class CodeForm(forms.Form):
     """The one-time `code` the Connect widget hands to onSuccess."""
 
-    # Mono's codes are short opaque tokens; anything else is garbage, not something to send to Mono.
-    code = forms.CharField(
-        max_length=512,
-        validators=[RegexValidator(r"^[A-Za-z0-9._:~-]+$", "The code has characters Mono never uses.")],
-    )
+    code = forms.CharField(max_length=CODE_MAX_LENGTH, validators=[code_validator])
 
 
 class LinkForm(CodeForm):

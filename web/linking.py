@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import LinkAttempt, LinkedAccount
+from accounts.models import LinkAttempt
 from accounts.throttles import MonoActionLimited
 from linking import services
 from linking.exchange import LinkCodeTaken
@@ -61,9 +61,7 @@ def link_status(request, attempt_id: int):
 
 
 def _attempt_answer(attempt: LinkAttempt) -> dict:
-    account = None
-    if attempt.status == LinkAttempt.Status.LINKED:
-        account = LinkedAccount.objects.filter(mono_account_id=attempt.mono_account_id).first()
+    account = services.attempt_account(attempt)
     return {
         "status": attempt.status,
         "message": attempt.message(account),

@@ -23,6 +23,7 @@ from accounts import throttles
 from accounts.lockout import lift_sign_in_lockout, sign_in_tries_left
 from accounts.models import LinkAttempt, LinkedAccount
 from monolink.client_address import client_ip
+from reauth import credentials
 from reauth.notices import take_reconnection_notices
 
 from .forms import QueuedPasswordResetForm, SignInForm
@@ -110,14 +111,13 @@ def widget_context(response: HttpResponse) -> HttpResponse:
 
 
 def public_key() -> str:
-    # The sandbox widget accepts any key; Connect itself refuses an empty one.
-    return settings.MONO_PUBLIC_KEY or ("test_pk_sandbox" if settings.MONO_SANDBOX else "")
+    return credentials.widget_public_key()
 
 
 @login_required
 @require_GET
 def dashboard(request):
-    accounts = list(LinkedAccount.objects.for_user(request.user).for_dashboard())
+    accounts = list(LinkedAccount.objects.for_user(request.user).in_display_order())
     context = {
         "accounts": accounts,
         "link_attempts": LinkAttempt.objects.for_user(request.user).on_dashboard(),

@@ -129,12 +129,9 @@ def reauth_complete(request, account_id: int):
     if not form.is_valid():
         return bad_request(form)
     try:
-        account = credentials.record_reauth_attempt(user=request.user, account_id=account_id)
+        account = credentials.finish_reauth(user=request.user, account_id=account_id)
     except LinkedAccount.DoesNotExist:
-        # Mono's account_reauthorized webhook may have beaten the browser here: that is success.
-        account = LinkedAccount.objects.for_user(request.user).linked().filter(pk=account_id).first()
-        if account is None or account.reauth_required:
-            raise Http404("No such flagged account.") from None
+        raise Http404("No such flagged account.") from None
     card = reauth_card(account)
     if wants_json:
         return JsonResponse({"status": card.state, "message": card.text, "badge": card.badge})

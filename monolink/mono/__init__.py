@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .types import (
+    CODE_MAX_LENGTH,
     AccountDetails,
     Deadline,
     Institution,
@@ -22,9 +23,11 @@ from .types import (
     MonoRequestError,
     MonoUnavailable,
     ReauthToken,
+    code_validator,
 )
 
 __all__ = [
+    "CODE_MAX_LENGTH",
     "TRANSIENT",
     "AccountDetails",
     "Deadline",
@@ -39,6 +42,7 @@ __all__ = [
     "MonoRequestError",
     "MonoUnavailable",
     "ReauthToken",
+    "code_validator",
     "get_client",
 ]
 

@@ -9,6 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from django.core.validators import RegexValidator
+
+# A Connect widget's one-time `code`: a short opaque token; anything else is garbage, not something
+# to send to Mono. The web form and the API validate with these.
+CODE_MAX_LENGTH = 512
+code_validator = RegexValidator(r"^[A-Za-z0-9._:~-]+$", "The code has characters Mono never uses.")
+
 
 @dataclass(frozen=True)
 class Institution:
