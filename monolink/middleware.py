@@ -14,7 +14,7 @@ import uuid
 
 import sentry_sdk
 from django.conf import settings
-from django.core.handlers.wsgi import WSGIHandler
+from django.db import connections
 from django.urls import reverse
 
 from . import log_context
@@ -81,6 +81,25 @@ class RequestLogMiddleware:
         return response
 
 
+class NoConnectionHealthCheck:
+    """On machine routes only: skip Django's per-request connection health check (CONN_HEALTH_CHECKS).
+
+    The check is a `SELECT 1` round trip before a request's first query. A page needs it (a database
+    restart would otherwise show one user an error page). Mono's webhook does not: a statement on a
+    dead connection fails, the delivery is answered 500 with nothing acknowledged, Django drops the
+    broken connection when the request ends, and Mono's retry runs on a fresh one
+    (tests/test_machine_routes.py). Django has no switch per request; its own flag says "checked".
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for alias in connections:
+            connections[alias].health_check_done = True
+        return self.get_response(request)
+
+
 class MachineRoutes:
     """The WSGI application: settings.MACHINE_ROUTES (Mono's webhook) through a second Django
     handler built with MACHINE_ROUTE_MIDDLEWARE, every other path through the full MIDDLEWARE.
@@ -95,7 +114,7 @@ class MachineRoutes:
 
     def __init__(self, pages):
         self.pages = pages
-        self.machine = _handler_with(settings.MACHINE_ROUTE_MIDDLEWARE)
+        self.machine = _handler_with(type(pages), settings.MACHINE_ROUTE_MIDDLEWARE)
         self.paths = frozenset(reverse(name) for name in settings.MACHINE_ROUTES)
 
     def __call__(self, environ, start_response):
@@ -103,13 +122,22 @@ class MachineRoutes:
         return handler(environ, start_response)
 
 
-def _handler_with(middleware: list[str]) -> WSGIHandler:
-    """A Django WSGIHandler whose chain is `middleware`. BaseHandler.load_middleware reads only
-    settings.MIDDLEWARE, so it is pointed at the list for this one build, at start-up (monolink.wsgi
-    is imported before any request is served), and put back."""
+class AsgiMachineRoutes(MachineRoutes):
+    """The same dispatch for the ASGI application (monolink.asgi)."""
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "").removeprefix(scope.get("root_path", ""))
+        handler = self.machine if scope["type"] == "http" and path in self.paths else self.pages
+        return await handler(scope, receive, send)
+
+
+def _handler_with(handler_class, middleware: list[str]):
+    """A Django WSGIHandler or ASGIHandler whose chain is `middleware`. BaseHandler.load_middleware
+    reads only settings.MIDDLEWARE, so it is pointed at the list for this one build, at start-up
+    (monolink.wsgi and monolink.asgi are imported before any request is served), and put back."""
     full = settings.MIDDLEWARE
     settings.MIDDLEWARE = middleware
     try:
-        return WSGIHandler()
+        return handler_class()
     finally:
         settings.MIDDLEWARE = full

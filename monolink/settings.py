@@ -78,7 +78,7 @@ MIDDLEWARE = [*_EVERY_ROUTE_MIDDLEWARE, *_PAGE_MIDDLEWARE, _LAST]
 # factor or an HTML page: monolink.wsgi serves them without the page middleware
 # (monolink.middleware.MachineRoutes).
 MACHINE_ROUTES = ["webhooks:mono"]
-MACHINE_ROUTE_MIDDLEWARE = [*_EVERY_ROUTE_MIDDLEWARE, _LAST]
+MACHINE_ROUTE_MIDDLEWARE = [*_EVERY_ROUTE_MIDDLEWARE, "monolink.middleware.NoConnectionHealthCheck", _LAST]
 
 ROOT_URLCONF = "monolink.urls"
 WSGI_APPLICATION = "monolink.wsgi.application"
@@ -104,6 +104,13 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # Persistent connections: opening a PostgreSQL connection per request costs more than a webhook.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE_SECONDS", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# psycopg prepares a server-side bound statement after its fifth run on a connection: only the
+# webhook's hot statement is one (webhooks/store.py); Django's own queries bind client-side and are
+# never prepared. Off (false) behind PgBouncer in transaction mode without prepared-statement support.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the dev server, the sandbox's webhook deliveries and a worker
     # share the file without "database is locked".

@@ -135,7 +135,7 @@ def flag_statement(*, ordered: bool, gate: str = "") -> str:
     SQL condition (the webhook's one statement makes the UPDATE wait on its delivery INSERT). The
     parameters are flag_params(); PostgreSQL and SQLite (3.35+, RETURNING) both run it.
     """
-    column = {f.name: connection.ops.quote_name(f.column) for f in LinkedAccount._meta.concrete_fields}
+    column = _columns()
     flagged = column["reauth_required"]
 
     def kept_if_flagged(field: str, new_value: str) -> str:  # a repeat keeps the flag's own fields
@@ -148,18 +148,38 @@ def flag_statement(*, ordered: bool, gate: str = "") -> str:
         kept_if_flagged("reauth_notified_at", "NULL"),
         f"{column['updated_at']} = %(flag_now)s",
     ]
-    conditions = [f"{column['mono_account_id']} = %(flag_account)s", f"{column['unlinked_at']} IS NULL"]
     if ordered:  # the order guard: not older than the last event applied, which it then becomes
-        last = column["last_event_at"]
-        assignments.append(f"{last} = %(flag_occurred)s")
-        conditions.append(f"({last} IS NULL OR {last} <= %(flag_occurred)s)")
-    if gate:
-        conditions.append(gate)
-    table = connection.ops.quote_name(LinkedAccount._meta.db_table)
+        assignments.append(f"{column['last_event_at']} = %(flag_occurred)s")
+    conditions = _conditions(ordered) + (f" AND {gate}" if gate else "")
     return (
-        f"UPDATE {table} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)} "  # noqa: S608 (no input)
+        f"UPDATE {_table()} SET {', '.join(assignments)} WHERE {conditions} "  # noqa: S608 (no input)
         f"RETURNING {column['reauth_requested_at']}"
     )
+
+
+@functools.cache
+def flag_matches(*, ordered: bool) -> str:
+    """`EXISTS (…)`: is there a row flag_statement would update (flag_params(); the account, still
+    linked and, `ordered`, not newer than the event)? The webhook's one statement asks before it
+    writes its delivery."""
+    return f"EXISTS (SELECT 1 FROM {_table()} WHERE {_conditions(ordered)})"  # noqa: S608 (no input)
+
+
+def _conditions(ordered: bool) -> str:
+    column = _columns()
+    conditions = [f"{column['mono_account_id']} = %(flag_account)s", f"{column['unlinked_at']} IS NULL"]
+    if ordered:
+        last = column["last_event_at"]
+        conditions.append(f"({last} IS NULL OR {last} <= %(flag_occurred)s)")
+    return " AND ".join(conditions)
+
+
+def _columns() -> dict[str, str]:
+    return {f.name: connection.ops.quote_name(f.column) for f in LinkedAccount._meta.concrete_fields}
+
+
+def _table() -> str:
+    return connection.ops.quote_name(LinkedAccount._meta.db_table)
 
 
 def flag_params(mono_account_id: str, occurred_at: datetime | None, now: datetime) -> dict:

@@ -4,13 +4,16 @@ Driven through the real WSGI application (the test Client has a handler of its o
 the middleware that must or must not run.
 """
 
+import asyncio
 import importlib
 import io
 import json
 import logging
 from wsgiref.util import setup_testing_defaults
 
+import psycopg
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.urls import reverse
 from django.utils.module_loading import import_string
@@ -143,3 +146,87 @@ def test_the_sign_in_page_still_gets_its_session_csrf_cookie_and_csp(application
     assert "default-src" in headers["Content-Security-Policy"]
     assert "csrftoken" in headers.get("Set-Cookie", "")
     assert set(ran) == set(PAGE_ONLY)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_connection_costs_one_webhook_a_500_and_mono_retry_lands(application, payload_account, monkeypatch):
+    """The webhook route skips Django's per-request `SELECT 1` (NoConnectionHealthCheck): a persistent
+    connection the database dropped fails that delivery with a 500 (nothing acknowledged, nothing
+    stored), Django closes it, and Mono's retry lands on a fresh one. Pages keep the check."""
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 600)  # persistent, as in production
+    connection.close()
+    secret = {"mono-webhook-secret": settings.MONO_WEBHOOK_SECRET}
+    body = raw("reauthorisation_required.v2")
+
+    def drop_the_connection():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        with psycopg.connect(_admin_url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    drop_the_connection()
+    assert call(application, "POST", URL, body, secret)[0] == 500
+    assert not WebhookEvent.objects.exists()
+
+    assert call(application, "POST", URL, body, secret)[0] == 200  # Mono's retry
+    assert WebhookEvent.objects.get().status == "processed"
+
+    drop_the_connection()
+    assert call(application, "GET", "/accounts/login/")[0] == 200  # the page's health check reconnects
+
+
+def _admin_url() -> str:
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    return psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in params.items() if k in ("host", "port", "user", "password", "dbname")}
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_asgi_application_serves_the_webhook_without_the_page_middleware_too(ran, payload_account):
+    import monolink.asgi
+
+    application = importlib.reload(monolink.asgi).application
+    secret = settings.MONO_WEBHOOK_SECRET
+
+    status, _ = async_to_sync(asgi_call)(application, "POST", URL, raw("reauthorisation_required.v2"), secret)
+    assert (status, ran) == (200, [])
+    payload_account.refresh_from_db()
+    assert payload_account.reauth_required
+
+    status, headers = async_to_sync(asgi_call)(application, "GET", "/accounts/login/")
+    assert status == 200 and set(ran) == set(PAGE_ONLY) and b"Content-Security-Policy" in headers
+
+
+async def asgi_call(application, method: str, path: str, body: bytes = b"", secret: str = ""):
+    headers = [(b"host", b"testserver"), (b"content-type", b"application/json")]
+    headers += [(b"content-length", str(len(body)).encode())] + (
+        [(b"mono-webhook-secret", secret.encode())] if secret else []
+    )
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "query_string": b"", "headers": headers}
+    scope |= {
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+        "asgi": {"version": "3.0"},
+    }
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client stays connected; Django stops listening when done
+
+    async def send(message):
+        sent.append(message)
+
+    await application(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], dict(start["headers"])

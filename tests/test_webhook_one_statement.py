@@ -97,12 +97,9 @@ def _last_pk():
     return WebhookEvent.objects.order_by("-id").values_list("id", flat=True).first()
 
 
-@pytest.mark.parametrize("backend", ["procrastinate", "in_process"])
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_the_one_statement_leaves_the_rows_the_general_path_leaves(
-    scenario, backend, make_account, settings, monkeypatch
-):
-    settings.TASKS_BACKEND = backend
+def test_the_one_statement_leaves_the_rows_the_general_path_leaves(scenario, make_account, settings, monkeypatch):
+    settings.TASKS_BACKEND = "procrastinate"
     fast, general = make_account(mono_account_id="acct-fast"), make_account(mono_account_id="acct-general")
 
     statements: list[str] = []
@@ -121,6 +118,24 @@ def test_the_one_statement_leaves_the_rows_the_general_path_leaves(
 
     assert by_one_statement == by_general_path
     assert any(sql.startswith("WITH delivery AS") for sql in statements)  # it did run the one statement
+
+
+def test_in_process_tasks_keep_the_general_path(payload_account, settings):
+    """The statement queues its job through Procrastinate's table; in-process tasks have none."""
+    settings.TASKS_BACKEND = "in_process"
+    body = event("reauthorisation_required", payload_account.mono_account_id, at=T, event_id="in-process")
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert post(body).json()["detail"] == "Processed: applied."
+
+    assert statements and not any(sql.startswith("WITH delivery AS") for sql in statements)
+    payload_account.refresh_from_db()
+    assert payload_account.reauth_required
 
 
 def test_racing_copies_of_a_new_flag_write_one_delivery_one_flag_and_one_job(payload_account, procrastinate_backend):

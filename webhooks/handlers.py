@@ -74,12 +74,10 @@ def reauthorisation_required(event: parsing.ReauthorisationRequired, occurred_at
     return _one("flag", _flag(event.account_id, occurred_at))
 
 
-def reauthorisation_required_flagged(
-    event: parsing.ReauthorisationRequired, change: state.Change, *, email_queued: bool
-) -> Handled:
-    """reauthorisation_required once webhooks.store's one statement has run the flag's UPDATE (and,
-    with Procrastinate, queued the email in it): only what is left, the email in-process."""
-    return _one("flag", change if email_queued else _email_if_new(change, event.account_id))
+def reauthorisation_required_flagged(change: state.Change) -> Handled:
+    """reauthorisation_required once webhooks.store's one statement has run the flag's UPDATE and
+    queued its email: what the handler would have answered."""
+    return _one("flag", change)
 
 
 def account_reauthorized(event: parsing.AccountReauthorized, occurred_at: datetime | None) -> Handled:

@@ -13,8 +13,9 @@ Decisions, each guarding against something Mono does (docs/mono.md, docs/archite
   the processing transaction: the insert is the lock (a concurrent copy's INSERT waits on the unique
   index until we commit, then finds the key taken) and a duplicate is told apart without an error in
   PostgreSQL's log. The row is written once, with the status a handled event ends in; the outcome is
-  written again only when it differs (an unknown account). On PostgreSQL a new flag's INSERT, its
-  UPDATE and its email job are one statement (webhooks.store): BEGIN, that statement, COMMIT.
+  written again only when it differs (an unknown account). On PostgreSQL with Procrastinate a new
+  flag's INSERT, its UPDATE and its email job are one statement committed on its own (webhooks.store);
+  what it leaves (a duplicate, a delivery no account matched) takes the general path.
 - A stored delivery (Mono's retry, a replay, staff) is locked with `select_for_update` and its status
   re-checked, so racing retries run the handler once. Duplicates of handled rows are read-only
   (`attempts` counts times the handler ran).
@@ -31,7 +32,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -46,6 +47,7 @@ from reauth.state import UnknownAccount
 from . import store
 from .handlers import HANDLERS, reauthorisation_required_flagged
 from .models import WebhookEvent
+from .outcomes import Held, Outcome
 from .parsing import Event, InvalidPayload, decode, parse_event
 
 log = logging.getLogger(__name__)
@@ -56,29 +58,6 @@ Status = WebhookEvent.Status
 RETRYABLE = frozenset({Status.FAILED, Status.RECEIVED, Status.UNMATCHED})
 _ERROR_LIMIT = 2000
 UNMATCHED_DETAIL = "Unmatched: no linked account with this id yet; replayed when it is linked."
-
-
-@dataclass(frozen=True)
-class Outcome:
-    http_status: int
-    detail: str
-    delivery: WebhookEvent | None = None  # the stored row (its `event` is Mono's event name)
-    duplicate: bool = False  # True when nothing ran because the delivery had been handled already
-    jobs: tuple[int, ...] = ()  # the follow-up jobs it queued (Procrastinate's ids), for the log line
-
-    @property
-    def status(self) -> str:
-        return self.delivery.status if self.delivery is not None else ""
-
-
-@dataclass(frozen=True)
-class Held:
-    """A stored delivery the current transaction holds: inserted by it, or locked by it."""
-
-    row: WebhookEvent
-    inserted: bool  # True: written by this transaction, nothing has run it; its event is parsed
-    event: Event | None = None
-    flagged: store.Flagged | None = None  # the one statement ran the flag's UPDATE too (webhooks.store)
 
 
 # --- entry points ----------------------------------------------------------------------------------
@@ -112,7 +91,30 @@ def receive(*, body: bytes, headers: Mapping[str, str], remote_ip: str | None, p
         attempts=1,
         processed_at=timezone.now(),
     )
+    if store.one_statement_applies(event, HANDLERS.get(event.name)):
+        return _in_one_statement(row, event)
     return process(partial(_insert_or_find, row, event), only_if=RETRYABLE)
+
+
+def _in_one_statement(row: WebhookEvent, event: Event) -> Outcome:
+    """A new flag in webhooks.store's one statement, committed on its own. The general path takes what
+    it leaves: a taken key (a handled row is only read) and a `received` row (the handler says why)."""
+    try:
+        row.pk, flagged = store.insert_and_flag(row, event)
+    except Exception as exc:  # one statement: nothing was written
+        return _record_failure(None, exc)
+    if row.pk is None:
+        stored = WebhookEvent.objects.filter(dedupe_key=row.dedupe_key).first()
+        if stored is not None and stored.status not in RETRYABLE:
+            return _duplicate(stored)
+        return process(partial(_find, row.dedupe_key), only_if=RETRYABLE)
+    row.status = flagged.status
+    if flagged.change is None:
+        return process(partial(_hold_apart, row, event), only_if=RETRYABLE)
+    log_context.bind(delivery=row.pk, mono_event_id=row.event_id)
+    jobs = () if flagged.job is None else (flagged.job,)
+    _log(outcome := Outcome(200, f"Processed: {reauthorisation_required_flagged(flagged.change)}.", row, jobs=jobs))
+    return outcome
 
 
 def reprocess(row: WebhookEvent) -> Outcome:
@@ -191,10 +193,7 @@ def _run(held: Held) -> Outcome:
         row.mono_account_id = getattr(event, "account_id", "")
     handler = HANDLERS.get(event.name)
     log_context.bind(delivery=row.pk, mono_event_id=row.event_id)  # on the handler's and rules' lines too
-    if held.flagged is not None and held.flagged.change is not None:  # the one statement did the rule
-        result = reauthorisation_required_flagged(event, held.flagged.change, email_queued=held.flagged.queued)
-        status, detail = Status.PROCESSED, f"Processed: {result}."
-    elif handler is None:
+    if handler is None:
         status, detail = Status.IGNORED, "Ignored: not an event we act on."
     else:
         try:
@@ -210,11 +209,11 @@ def _run(held: Held) -> Outcome:
 
 def _record(held: Held, status: str, *, error: str = "") -> None:
     """Write the outcome: for a row this transaction inserted, only what differs from the insert."""
-    row = held.row
+    row, written = held.row, held.row.status
     row.status, row.error, row.traceback = status, error, ""
     row.processed_at = timezone.now() if status in (Status.PROCESSED, Status.IGNORED) else None
     if held.inserted:
-        if status != Status.PROCESSED and status != Status.IGNORED:
+        if status != written:
             row.save(update_fields=["status", "error", "processed_at", "updated_at"])
         return
     row.attempts += 1
@@ -243,7 +242,7 @@ def _record_failure(held: Held | None, exc: Exception) -> Outcome:
     log.error("webhook delivery failed row=%s event=%s: %s", row and row.pk, row and row.event, trace)
     if row is None:  # storing or locking it failed: nothing to keep it on
         return Outcome(500, f"Processing failed ({type(exc).__name__}); please retry.")
-    if held.inserted:  # its INSERT rolled back with the handler: store it again, as failed
+    if held.inserted and not held.apart:  # its INSERT rolled back with the handler: store it again, as failed
         row.pk, row.status, row.error, row.traceback, row.processed_at = None, Status.FAILED, error, trace, None
         row.pk = store.insert_unless_taken(row)
         if row.pk is None:  # a racing copy took the key meanwhile; its row tells the story
@@ -266,18 +265,25 @@ def _record_failure(held: Held | None, exc: Exception) -> Outcome:
 
 def _insert_or_find(row: WebhookEvent, event: Event) -> Held | None:
     """Store a new delivery, or hold the stored copy of its dedupe key (Mono's retry, a racing copy)."""
-    if store.one_statement_applies(event, HANDLERS.get(event.name)):
-        row.pk, flagged = store.insert_and_flag(row, event)
-        if row.pk is not None:
-            return Held(row, inserted=True, event=event, flagged=flagged)
-    else:
-        row.pk = store.insert_unless_taken(row)
-        if row.pk is not None:
-            return Held(row, inserted=True, event=event)
-    stored = WebhookEvent.objects.filter(dedupe_key=row.dedupe_key).first()
+    row.pk = store.insert_unless_taken(row)
+    if row.pk is not None:
+        return Held(row, inserted=True, event=event)
+    return _find(row.dedupe_key)
+
+
+def _find(dedupe_key: str) -> Held | None:
+    stored = WebhookEvent.objects.filter(dedupe_key=dedupe_key).first()
     if stored is not None and stored.status in RETRYABLE:
         return _lock(stored.pk)  # a duplicate of a handled row is only read: no lock to queue behind
     return Held(stored, inserted=False) if stored is not None else None
+
+
+def _hold_apart(row: WebhookEvent, event: Event) -> Held | None:
+    """The one statement's row, locked: still as it wrote it, or as a racing retry left it."""
+    stored = _lock(row.pk)
+    if stored is not None and (stored.row.status, stored.row.attempts) == (row.status, row.attempts):
+        return Held(row, inserted=True, event=event, apart=True)
+    return stored
 
 
 def _lock(pk: int) -> Held | None:
