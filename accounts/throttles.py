@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, DateTimeField, F, Q, Sum, Value, When
 from django.utils import timezone
 
-from .models import MonoActionWindow, PasswordResetRequest
+from .throttle_records import MonoActionWindow, PasswordResetRequest
 
 KEEP = timedelta(days=1)
 

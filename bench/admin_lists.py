@@ -92,8 +92,8 @@ def seed(cursor, start: int, stop: int) -> None:
     cursor.execute(
         """
         INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email,
-                                   is_staff, is_active, date_joined)
-        SELECT '!', false, 'bench-user-' || g, '', '', 'bench-user-' || g || '@example.com', false, true, now()
+                                   is_staff, is_active, date_joined, email_undeliverable_reason)
+        SELECT '!', false, 'bench-user-' || g, '', '', 'bench-user-' || g || '@example.com', false, true, now(), ''
         FROM generate_series(%s, %s) g
         ON CONFLICT (username) DO NOTHING
         """,

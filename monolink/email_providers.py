@@ -1,6 +1,6 @@
 """The transactional email providers monolink documents (docs/email.md), as django-anymail settings.
 
-settings.py reads the variables; this turns them into anymail's ANYMAIL dict and refuses, at
+monolink/settings/mail.py reads the variables; this turns them into anymail's ANYMAIL dict and refuses, at
 start-up and by name, a production provider without its key. Anymail supports more providers;
 these four are the ones documented and tested with their own webhook payloads.
 """

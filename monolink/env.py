@@ -1,6 +1,6 @@
 """Where monolink's configuration comes from: the process environment, plus the project's `.env`.
 
-monolink/settings.py (the app) and gunicorn.conf.py (the web server) both load it through `load()`,
+monolink/settings/ (the app) and gunicorn.conf.py (the web server) both load it through `load()`,
 so a variable in `.env` reaches both, and the few variables both need (FORWARDED_ALLOW_IPS,
 LOG_LEVEL) are read here once, with one default. Values already in the environment win over `.env`;
 DJANGO_READ_DOT_ENV_FILE=false ignores the file. `.env.example` lists every variable, and

@@ -19,7 +19,11 @@ import pytest
 from monolink.env import RETIRED
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["monolink/env.py", "monolink/settings.py", "gunicorn.conf.py"]
+SOURCES = [
+    "monolink/env.py",
+    *sorted(f"monolink/settings/{p.name}" for p in (ROOT / "monolink/settings").glob("*.py")),
+    "gunicorn.conf.py",
+]
 # Helpers in monolink/env.py whose first argument is a variable's name.
 NAME_HELPERS = {"required_secret", "ip_list"}
 
@@ -94,11 +98,11 @@ def test_a_variable_added_to_the_settings_without_a_listing_is_caught():
     # The check above must notice a new variable, whichever way it is read.
     for line in ('NEW = env.int("BRAND_NEW_LIMIT", default=3)', 'NEW = os.environ.get("BRAND_NEW_LIMIT")'):
         added = sources()
-        added["monolink/settings.py"] += f"\n{line}\n"
+        added["monolink/settings/base.py"] += f"\n{line}\n"
 
         assert "BRAND_NEW_LIMIT" in set(variables_read(added)) - listed((ROOT / ".env.example").read_text())
 
 
 def test_a_read_the_test_cannot_name_is_refused():
     with pytest.raises(AssertionError, match="not a literal"):
-        variables_read({"monolink/settings.py": "import os\nNAME = 'X'\nVALUE = env.str(NAME)\n"})
+        variables_read({"monolink/settings/base.py": "import os\nNAME = 'X'\nVALUE = env.str(NAME)\n"})
