@@ -134,3 +134,21 @@ def test_new_event_and_duplicate_stay_within_the_query_budget(payload_account, p
 def test_unknown_event_costs_one_insert(db, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):  # BEGIN, INSERT, COMMIT
         assert post(load("unknown_event")).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_is_prepared_once_per_connection(make_account, procrastinate_backend, monkeypatch):
+    """PostgreSQL parses and plans it once per connection, not per delivery (DATABASE_PREPARED_STATEMENTS)."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 600)  # persistent, as in production
+    connection.close()
+    accounts = [make_account(mono_account_id=f"prepared-{n}") for n in range(7)]
+    for account in accounts:
+        body = {"event": "mono.events.reauthorisation_required", "data": {"account": {"_id": account.mono_account_id}}}
+        assert post({**body, "event_id": f"ev-{account.mono_account_id}"}).status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert [sql for sql in prepared if sql.startswith("WITH delivery AS")], prepared
+    assert LinkedAccount.objects.filter(reauth_required=True).count() == 7

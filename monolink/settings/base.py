@@ -101,9 +101,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # Persistent connections: opening a PostgreSQL connection per request costs more than a webhook.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE_SECONDS", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# psycopg prepares a server-side bound statement after its fifth run on a connection: only the
-# webhook's hot statement is one (webhooks/store.py); Django's own queries bind client-side and are
-# never prepared. Off (false) behind PgBouncer in transaction mode without prepared-statement support.
+# psycopg prepares a server-side bound statement after its fifth run on a connection: the webhook's
+# hot statement (webhooks/store.py) and the task workers' Procrastinate queries; Django's own queries
+# bind client-side and are never prepared. Off (false) behind PgBouncer in transaction mode without
+# prepared-statement support.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
     "DATABASE_PREPARED_STATEMENTS", default=True
 ):
