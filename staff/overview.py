@@ -150,8 +150,9 @@ def _per_day(first_day: date, today: date, now: datetime) -> dict[tuple[str, dat
                 row.count, row.counted_until = totals[row.event], end
         counts.update({(row.event, day): row.count for row in rows})
 
-    # The last few minutes of today, live.
-    live_from = min((row.counted_until for row in stored.get(today, [])), default=_start_of(today))
+    # The rest, live: from where the stored counts end (`settled`, or later if a view with a later
+    # clock moved them on). Right after midnight that is partly yesterday, counted on yesterday.
+    live_from = max([settled, *(row.counted_until for rows in stored.values() for row in rows)])
     for key, n in _count_by_day(live_from, None).items():
         counts[key] = counts.get(key, 0) + n
     return counts

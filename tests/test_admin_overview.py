@@ -24,9 +24,12 @@ def delivery(event, received_at, status=WebhookEvent.Status.PROCESSED):
 
 @pytest.fixture
 def busy_day(make_account):
+    return busy_picture(make_account, timezone.now())
+
+
+def busy_picture(make_account, now):
     """A fixed picture: 3 flagged (1 awaiting), 1 unlinked flag, 2 reconnected; in the last 24 hours one first
     email and one reminder (the others are older)."""
-    now = timezone.now()
     make_account(institution_name="GTBank", reauth_required=True, reauth_requested_at=now - timedelta(hours=2))
     emailed = make_account(
         institution_name="GTBank",
@@ -96,6 +99,21 @@ def test_each_delivery_is_counted_once_and_only_the_last_minutes_live(busy_day):
     today = DailyEventCount.objects.filter(day=timezone.localdate(busy_day + timedelta(minutes=10)))
     if today.exists():  # not at 00:05 local, when today has no settled minutes yet
         assert {row.counted_until for row in today} == {busy_day + timedelta(minutes=5)}
+
+
+def test_just_after_local_midnight_the_last_minutes_of_yesterday_still_count(make_account):
+    """Two flags and a reconnection 5-7 minutes before a view at 00:02 local: yesterday's last minutes,
+    not yet settled into yesterday's stored count, are counted live, on yesterday."""
+    midnight = timezone.make_aware(timezone.datetime.combine(timezone.localdate(), timezone.datetime.min.time()))
+    now = busy_picture(make_account, midnight + timedelta(minutes=2))
+
+    figures = overview.build(now)
+
+    assert figures.days[-1].day == timezone.localdate(now)
+    assert (figures.days[-2].flags, figures.days[-2].reconnections) == (2, 1)
+    assert sum(d.flags for d in figures.days) == 3
+    # Ten minutes later they have settled into yesterday's stored count: still counted once.
+    assert [d.flags for d in overview.build(now + timedelta(minutes=10)).days] == [d.flags for d in figures.days]
 
 
 def test_overview_median_time_from_flag_to_reconnect(busy_day):

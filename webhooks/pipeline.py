@@ -208,7 +208,7 @@ def _run(held: Held) -> Outcome:
 
 
 def _record(held: Held, status: str, *, error: str = "") -> None:
-    """Write the outcome: for a row this transaction inserted, only what differs from the insert."""
+    """Write the outcome: for a row nothing had run (`inserted`), only what differs from its insert."""
     row, written = held.row, held.row.status
     row.status, row.error, row.traceback = status, error, ""
     row.processed_at = timezone.now() if status in (Status.PROCESSED, Status.IGNORED) else None
