@@ -52,6 +52,20 @@ def site_url_check(app_configs, **kwargs):
     return []
 
 
+@register(deploy=True)
+def support_email_check(app_configs, **kwargs):
+    # The lockout and error pages tell stuck users to write here: the default reaches nobody.
+    if settings.SUPPORT_EMAIL.rpartition("@")[2].lower() in {"localhost", "127.0.0.1", ""}:
+        return [
+            Warning(
+                f"SUPPORT_EMAIL is {settings.SUPPORT_EMAIL!r}: locked-out users would be told to write there.",
+                hint="Set SUPPORT_EMAIL to an address your support staff read.",
+                id="monolink.W002",
+            )
+        ]
+    return []
+
+
 MIN_WEBHOOK_SECRET_LENGTH = 16
 
 

@@ -43,6 +43,7 @@ def production_env(tmp_path) -> dict[str, str]:
             "MONO_SECRET_KEY": "live_sk_" + secrets.token_urlsafe(24),
             "MONO_PUBLIC_KEY": "live_pk_" + secrets.token_urlsafe(24),
             "SITE_URL": f"https://{HOST}",
+            "SUPPORT_EMAIL": f"support@{HOST}",
             "ALLOWED_HOSTS": HOST,
             "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path / 'prod.sqlite3'}",
             "STATIC_ROOT": str(tmp_path / "staticfiles"),

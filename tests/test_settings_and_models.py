@@ -120,3 +120,22 @@ def test_deploy_check_warns_about_a_localhost_site_url():
     )
     assert result.returncode != 0
     assert "monolink.W001" in result.stderr
+    assert "monolink.W002" in result.stderr  # SUPPORT_EMAIL left at support@localhost
+
+
+def test_deploy_check_is_clean_once_the_site_and_support_addresses_are_set():
+    env = {"DEBUG": "false", "SECRET_KEY": "x" * 50, "MONO_WEBHOOK_SECRET": "y" * 30, "MONO_SANDBOX": "true"}
+    env |= {"SITE_URL": "https://monolink.example.org", "SUPPORT_EMAIL": "help@monolink.example.org"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONO_", "SECRET_KEY", "DEBUG", "TASKS_"))} | env
+    env.update({"DJANGO_SETTINGS_MODULE": "monolink.settings", "DJANGO_READ_DOT_ENV_FILE": "false"})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stderr + result.stdout
+    assert "System check identified" in output  # the check ran
+    assert "monolink.W001" not in output and "monolink.W002" not in output
