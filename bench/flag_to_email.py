@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.admin_lists import drop_database, ensure_database  # noqa: E402
 from bench.common import free_port, refuse_unless_bench  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -110,12 +111,8 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    import psycopg
-
-    base, _, name = args.database_url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
+    drop_database(args.database_url)  # seeded afresh every run: the checked name is a bench's own
+    ensure_database(args.database_url)
     python = str(VENV_BIN / "python")
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=code, env=env, check=True)
     subprocess.run([python, "-m", "bench.dbtool", "seed", f"--accounts={args.accounts}"], cwd=code, env=env, check=True)

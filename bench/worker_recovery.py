@@ -22,12 +22,10 @@ import threading
 import time
 from pathlib import Path
 
-from notifications import tasks as notification_tasks
-from reauth import state
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.admin_lists import drop_database, ensure_database  # noqa: E402
 from bench.common import free_port, refuse_unless_bench  # noqa: E402
 
 BOUND = 6 + 5 + 1
@@ -71,13 +69,9 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
-    import psycopg
-
-    base, _, name = args.database_url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    print(f"migrating {name} …", flush=True)
+    drop_database(args.database_url)
+    ensure_database(args.database_url)
+    print("migrating …", flush=True)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
 
     import django
@@ -87,6 +81,8 @@ def main() -> None:
     from django.db import transaction
 
     from accounts.models import LinkedAccount, User
+    from notifications import tasks as notification_tasks
+    from reauth import state
 
     user = User.objects.create_user("bench", email="bench@example.com")
     figures: list[float] = []
