@@ -22,15 +22,8 @@ from .throttles import LinkThrottle
 
 
 def attempt_answer(attempt: LinkAttempt) -> dict:
-    account = services.attempt_account(attempt)
     return AttemptSerializer(
-        {
-            "attempt": attempt.pk,
-            "status": attempt.status,
-            "message": attempt.message(account),
-            "account": account.pk if account else None,
-            "status_url": reverse("api:link_status", args=[attempt.pk]),
-        }
+        {**services.attempt_state(attempt), "status_url": reverse("api:link_status", args=[attempt.pk])}
     ).data
 
 

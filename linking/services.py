@@ -57,3 +57,15 @@ def attempt_account(attempt: LinkAttempt) -> LinkedAccount | None:
     if attempt.status != LinkAttempt.Status.LINKED:
         return None
     return LinkedAccount.objects.filter(mono_account_id=attempt.mono_account_id).first()
+
+
+def attempt_state(attempt: LinkAttempt) -> dict:
+    """What the user is told about a link attempt, on the pages and in the app alike (each adds its
+    own addresses): its status, the message for it, and the account it created."""
+    account = attempt_account(attempt)
+    return {
+        "attempt": attempt.pk,
+        "status": attempt.status,
+        "message": attempt.message(account),
+        "account": account.pk if account else None,
+    }

@@ -61,12 +61,8 @@ def link_status(request, attempt_id: int):
 
 
 def _attempt_answer(attempt: LinkAttempt) -> dict:
-    account = services.attempt_account(attempt)
     return {
-        "status": attempt.status,
-        "message": attempt.message(account),
-        "attempt": attempt.pk,
-        "account": account.pk if account else None,
+        **services.attempt_state(attempt),
         "status_url": reverse("web:link_status", args=[attempt.pk]),
         "redirect": reverse("web:dashboard"),
     }
