@@ -6,10 +6,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 import responses
 from aiosmtpd.controller import Controller
 from django.conf import settings
+from django.db import connection
 from pytest_django.fixtures import validate_django_db
 
 from accounts.models import LinkedAccount
@@ -125,6 +127,23 @@ def workers(transactional_db, tmp_path):
     started = Workers(tmp_path)
     yield started
     started.stop_all()
+
+
+@pytest.fixture
+def persistent_connection(monkeypatch):
+    """The test database connection kept open from request to request, as CONN_MAX_AGE does in production."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 600)
+    connection.close()
+
+
+@pytest.fixture
+def maintenance_db():
+    """An autocommit connection to the server's `postgres` database: from there a test can drop the
+    test database's connections (a database cannot lock itself out)."""
+    db = connection.settings_dict
+    credentials = {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": db["PASSWORD"]}
+    with psycopg.connect(dbname="postgres", autocommit=True, **credentials) as admin:
+        yield admin
 
 
 @pytest.fixture

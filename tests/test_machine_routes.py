@@ -12,7 +12,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from wsgiref.util import setup_testing_defaults
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.urls import reverse
@@ -150,23 +149,21 @@ def test_the_sign_in_page_still_gets_its_session_csrf_cookie_and_csp(application
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_dead_connection_costs_one_webhook_a_500_and_mono_retry_lands(application, payload_account, monkeypatch):
+def test_a_dead_connection_costs_one_webhook_a_500_and_mono_retry_lands(
+    application, payload_account, persistent_connection, maintenance_db
+):
     """The webhook route skips Django's per-request `SELECT 1` (NoConnectionHealthCheck): a persistent
     connection the database dropped fails that delivery with a 500 (nothing acknowledged, nothing
     stored), Django closes it, and Mono's retry lands on a fresh one. Pages keep the check."""
     from django.db import connection
 
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 600)  # persistent, as in production
-    connection.close()
     secret = {"mono-webhook-secret": settings.MONO_WEBHOOK_SECRET}
     body = raw("reauthorisation_required.v2")
 
     def drop_the_connection():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
-        with psycopg.connect(_admin_url(), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            maintenance_db.execute("SELECT pg_terminate_backend(%s)", [cursor.fetchone()[0]])
 
     drop_the_connection()
     assert call(application, "POST", URL, body, secret)[0] == 500
@@ -177,15 +174,6 @@ def test_a_dead_connection_costs_one_webhook_a_500_and_mono_retry_lands(applicat
 
     drop_the_connection()
     assert call(application, "GET", "/accounts/login/")[0] == 200  # the page's health check reconnects
-
-
-def _admin_url() -> str:
-    from django.db import connection
-
-    params = connection.get_connection_params()
-    return psycopg.conninfo.make_conninfo(
-        **{k: v for k, v in params.items() if k in ("host", "port", "user", "password", "dbname")}
-    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -138,10 +138,8 @@ def test_unknown_event_costs_one_insert(db, django_assert_max_num_queries):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_one_statement_is_prepared_once_per_connection(make_account, procrastinate_backend, monkeypatch):
+def test_the_one_statement_is_prepared_once_per_connection(make_account, procrastinate_backend, persistent_connection):
     """PostgreSQL parses and plans it once per connection, not per delivery (DATABASE_PREPARED_STATEMENTS)."""
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 600)  # persistent, as in production
-    connection.close()
     accounts = [make_account(mono_account_id=f"prepared-{n}") for n in range(7)]
     for account in accounts:
         body = {"event": "mono.events.reauthorisation_required", "data": {"account": {"_id": account.mono_account_id}}}

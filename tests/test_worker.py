@@ -14,7 +14,6 @@ import signal
 import threading
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -111,22 +110,19 @@ def test_two_workers_and_twenty_racing_flags_send_one_email(workers, smtp_sink, 
     assert ProcrastinateWorker.objects.count() == 2 * 3  # two processes, one Procrastinate worker per queue
 
 
-def test_a_worker_survives_a_five_second_database_outage(workers, smtp_sink, account):
+def test_a_worker_survives_a_five_second_database_outage(workers, smtp_sink, account, maintenance_db):
     sink = smtp_sink()
     worker = workers.start(sink)
     wait_for(ProcrastinateWorker.objects.exists, timeout=20, what="the worker to register")
-    db = connection.settings_dict
-    admin = psycopg.connect(  # from the maintenance database: a database cannot lock itself out
-        dbname="postgres", host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], autocommit=True
-    )
-    with admin:  # a failover: every connection dropped, new ones refused for 5 seconds
-        admin.execute(f'ALTER DATABASE "{db["NAME"]}" WITH ALLOW_CONNECTIONS false')
-        dropped = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [db["NAME"]]
-        ).fetchall()
-        assert len(dropped) >= 1
-        time.sleep(5)
-        admin.execute(f'ALTER DATABASE "{db["NAME"]}" WITH ALLOW_CONNECTIONS true')
+    name = connection.settings_dict["NAME"]
+    # A failover: every connection dropped, new ones refused for 5 seconds.
+    maintenance_db.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+    dropped = maintenance_db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+    ).fetchall()
+    assert len(dropped) >= 1
+    time.sleep(5)
+    maintenance_db.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
     connection.close()  # ours was dropped too
 
     assert deliver(payloads.reauthorisation_required(account.mono_account_id)) == 200
