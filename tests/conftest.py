@@ -6,12 +6,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
-import psycopg
 import pytest
 import responses
 from aiosmtpd.controller import Controller
 from django.conf import settings
-from django.db import connection
 from pytest_django.fixtures import validate_django_db
 
 from accounts.models import LinkedAccount
@@ -19,6 +17,9 @@ from monolink.mono import MonoRequestError
 from tests.factories import LinkedAccountFactory, UserFactory
 from tests.webhooks_support import ACCOUNT_ID
 from tests.workers_support import SmtpSink, Workers
+
+# Fixtures for tests that drop or keep the database connection, kept apart from this module.
+pytest_plugins = ["tests.database_fixtures"]
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -127,23 +128,6 @@ def workers(transactional_db, tmp_path):
     started = Workers(tmp_path)
     yield started
     started.stop_all()
-
-
-@pytest.fixture
-def persistent_connection(monkeypatch):
-    """The test database connection kept open from request to request, as CONN_MAX_AGE does in production."""
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 600)
-    connection.close()
-
-
-@pytest.fixture
-def maintenance_db():
-    """An autocommit connection to the server's `postgres` database: from there a test can drop the
-    test database's connections (a database cannot lock itself out)."""
-    db = connection.settings_dict
-    credentials = {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": db["PASSWORD"]}
-    with psycopg.connect(dbname="postgres", autocommit=True, **credentials) as admin:
-        yield admin
 
 
 @pytest.fixture
